@@ -1,0 +1,115 @@
+"""Figure style and the standard overview figure of a run.
+
+Every figure function takes trajectories (or arrays) and returns a
+:class:`matplotlib.figure.Figure`; it never computes science itself. Theory is drawn as lines,
+simulations as markers with error bars (seed mean ± one standard error).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+from metarep.trajectory import Trajectory
+
+#: rcParams shared by every figure of the book.
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7.5,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "lines.linewidth": 1.5,
+    "lines.markersize": 3.5,
+    "errorbar.capsize": 0,
+    "figure.constrained_layout.use": True,
+}
+
+ALPHA_LABEL = r"$\alpha$ (tasks / $N$)"
+
+
+@contextmanager
+def style():
+    """Context manager applying :data:`STYLE` (figures keep it after they are made)."""
+    with mpl.rc_context(STYLE):
+        yield
+
+
+def unit_colors(n: int) -> list:
+    """Distinct colours for n units (teacher units index colour throughout the book)."""
+    cmap = plt.get_cmap("tab10")
+    return [cmap(i % 10) for i in range(n)]
+
+
+def draw_sim(ax, alpha, mean, sem, color, label=None, every: int = 1) -> None:
+    """Simulation markers with ±1 s.e. bars, thinned to every ``every``-th record."""
+    sl = slice(None, None, every)
+    ax.errorbar(alpha[sl], mean[sl], yerr=None if sem is None else sem[sl], fmt="o",
+                color=color, mfc="white", mew=1.0, elinewidth=0.8, label=label, zorder=3)
+
+
+def plot_overview(ode: Trajectory | None = None, sim: Trajectory | None = None,
+                  sim_every: int | None = None):
+    """Three panels of one run: meta-test error, student–teacher cosines, Q and head a.
+
+    ``ode``: a theory trajectory (lines); ``sim``: a simulation with a seed axis (markers,
+    seed mean ± s.e.). Either may be omitted. Returns the figure.
+    """
+    if ode is None and sim is None:
+        raise ValueError("plot_overview needs an ODE trajectory, a simulation, or both")
+    ref = ode if ode is not None else sim
+    K, M = ref.K, ref.M
+    colors = unit_colors(max(K, M))
+    mean = sem = None
+    if sim is not None:
+        mean, sem = (sim.seed_mean(), sim.seed_sem()) if sim.has_seeds else (sim, None)
+        sim_every = sim_every or max(1, len(sim.alpha) // 25)
+    with style():
+        fig, axes = plt.subplots(1, 3, figsize=(9.0, 2.8))
+        ax = axes[0]
+        if ode is not None:
+            ax.plot(ode.alpha, ode.eg, color="k", label="theory (ODE)")
+        if mean is not None:
+            draw_sim(ax, mean.alpha, mean.eg, None if sem is None else sem.eg, "C3",
+                     f"simulation, N = {sim.config.N}" if sim.config else "simulation",
+                     sim_every)
+        ax.set_yscale("log")
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"meta-test error $\epsilon_g$")
+        ax.legend()
+
+        ax = axes[1]
+        for k in range(K):
+            for m in range(M):
+                style_km = dict(color=colors[m], ls=["-", "--", ":", "-."][k % 4])
+                if ode is not None:
+                    ax.plot(ode.alpha, ode.cosines()[..., k, m], **style_km,
+                            label=f"$k={k}, m={m}$")
+                if mean is not None:
+                    draw_sim(ax, mean.alpha, mean.cosines()[..., k, m], None, colors[m],
+                             every=sim_every)
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"cosine $R_{km}/\sqrt{Q_{kk}T_{mm}}$")
+        ax.set_ylim(-1.05, 1.05)
+        ax.legend(ncol=2 if K * M > 4 else 1)
+
+        ax = axes[2]
+        for k in range(K):
+            src = ode if ode is not None else mean
+            ax.plot(src.alpha, src.Q[..., k, k], color=colors[k], label=f"$Q_{{{k}{k}}}$")
+            ax.plot(src.alpha, src.a[..., k], color=colors[k], ls="--", label=f"$a_{k}$")
+            if ode is not None and mean is not None:
+                draw_sim(ax, mean.alpha, mean.Q[..., k, k], None, colors[k], every=sim_every)
+                draw_sim(ax, mean.alpha, mean.a[..., k], None, colors[k], every=sim_every)
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel("norms $Q_{kk}$, head $a_k$")
+        ax.legend(ncol=2)
+    return fig

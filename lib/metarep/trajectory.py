@@ -1,0 +1,186 @@
+"""Recorded trajectories of the order parameters, and their CSV/NPZ files (SPEC §4).
+
+A :class:`Trajectory` holds the recorded states of one ODE integration, or of several
+simulation seeds (then every array has a leading seed axis). Tables have the columns
+``alpha, eg, Q_i_j (i <= j), R_i_m, a_i`` (indices from 0), then any other observables, then
+``seed`` for simulations (one row per seed and record).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from metarep.config import Config
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """States recorded at times ``alpha``.
+
+    Shapes, with ``...`` = (n_seeds,) for simulations and () for the ODE:
+    alpha (n,), Q (..., n, K, K), R (..., n, K, M), a (..., n, K), eg (..., n),
+    observables: name -> (..., n), seeds (n_seeds,) or None, T (M, M) teacher overlaps.
+    """
+
+    alpha: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    a: np.ndarray
+    eg: np.ndarray
+    observables: dict[str, np.ndarray] = field(default_factory=dict)
+    seeds: np.ndarray | None = None
+    config: Config | None = None
+    T: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "Q", "R", "a", "eg"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
+        object.__setattr__(self, "observables",
+                           {k: np.asarray(v, dtype=float) for k, v in self.observables.items()})
+        if self.seeds is not None:
+            object.__setattr__(self, "seeds", np.asarray(self.seeds, dtype=int))
+        lead = () if self.seeds is None else (len(self.seeds),)
+        n, K, M = len(self.alpha), self.Q.shape[-1], self.R.shape[-1]
+        expected = {"Q": (*lead, n, K, K), "R": (*lead, n, K, M), "a": (*lead, n, K),
+                    "eg": (*lead, n), **{k: (*lead, n) for k in self.observables}}
+        for name, shape in expected.items():
+            value = self.observables[name] if name in self.observables else getattr(self, name)
+            if value.shape != shape:
+                raise ValueError(f"trajectory field {name} has shape {value.shape}, "
+                                 f"expected {shape}")
+        if self.T is None:
+            object.__setattr__(self, "T", np.eye(M))
+        object.__setattr__(self, "T", np.asarray(self.T, dtype=float))
+
+    @property
+    def K(self) -> int:
+        return self.Q.shape[-1]
+
+    @property
+    def M(self) -> int:
+        return self.R.shape[-1]
+
+    @property
+    def has_seeds(self) -> bool:
+        return self.seeds is not None
+
+    def cosines(self) -> np.ndarray:
+        """Student-teacher cosines R_km / √(Q_kk T_mm), shape (..., n, K, M)."""
+        q = np.sqrt(np.diagonal(self.Q, axis1=-2, axis2=-1))[..., :, None]
+        t = np.sqrt(np.diag(self.T))
+        return self.R / (q * t)
+
+    def replace(self, **changes) -> "Trajectory":
+        return dataclasses.replace(self, **changes)
+
+    # -- statistics over seeds -------------------------------------------------------------
+    def _over_seeds(self, reduce) -> "Trajectory":
+        if not self.has_seeds:
+            raise ValueError("this trajectory has no seed axis")
+        return Trajectory(self.alpha, reduce(self.Q), reduce(self.R), reduce(self.a),
+                          reduce(self.eg), {k: reduce(v) for k, v in self.observables.items()},
+                          None, self.config, self.T)
+
+    def seed_mean(self) -> "Trajectory":
+        """Average over seeds (every field)."""
+        return self._over_seeds(lambda x: x.mean(axis=0))
+
+    def seed_sem(self) -> "Trajectory":
+        """Standard error of the seed average (sample std / √n_seeds; 0 for one seed)."""
+        n = len(self.seeds)
+        return self._over_seeds(
+            lambda x: x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(x[0]))
+
+    # -- tables ----------------------------------------------------------------------------
+    def columns(self) -> dict[str, np.ndarray]:
+        """Flat columns in SPEC §4 order; arrays of shape (..., n)."""
+        K, M = self.K, self.M
+        cols = {"eg": self.eg}
+        cols.update({f"Q_{i}_{j}": self.Q[..., i, j] for i in range(K) for j in range(i, K)})
+        cols.update({f"R_{i}_{m}": self.R[..., i, m] for i in range(K) for m in range(M)})
+        cols.update({f"a_{i}": self.a[..., i] for i in range(K)})
+        cols.update(self.observables)
+        return cols
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the table (one row per record, per seed for simulations) and return the path.
+
+        When the trajectory carries its configuration, it is written beside the table as
+        ``<stem>.toml`` so that the run can be repeated from the command line.
+        """
+        path = Path(path)
+        cols = self.columns()
+        header = ["alpha", *cols] + (["seed"] if self.has_seeds else [])
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for s, seed in enumerate(self.seeds if self.has_seeds else [None]):
+                for t, alpha in enumerate(self.alpha):
+                    row = [alpha] + [c[t] if seed is None else c[s, t] for c in cols.values()]
+                    writer.writerow([repr(float(x)) for x in row]
+                                    + ([int(seed)] if seed is not None else []))
+        if self.config is not None:
+            path.with_suffix(".toml").write_text(self.config.to_toml())
+        return path
+
+    @classmethod
+    def from_csv(cls, path: str | Path, config: Config | None = None) -> "Trajectory":
+        """Read a table written by :meth:`to_csv` (K and M are inferred from the columns).
+
+        The configuration is read from ``<stem>.toml`` beside it when not given and present.
+        """
+        path = Path(path)
+        with open(path, newline="") as fh:
+            rows = list(csv.reader(fh))
+        header, data = rows[0], np.array(rows[1:], dtype=float)
+        col = {name: data[:, i] for i, name in enumerate(header)}
+        K = sum(1 for h in header if h.startswith("a_"))
+        M = sum(1 for h in header if h.startswith("R_0_"))
+        seeds = None
+        if "seed" in col:
+            seeds = np.unique(col["seed"]).astype(int)
+            order = np.lexsort((col["alpha"], col["seed"]))
+            col = {k: v[order].reshape(len(seeds), -1) for k, v in col.items()}
+            alpha = col["alpha"][0]
+        else:
+            alpha = col["alpha"]
+        Q = np.empty((*col["eg"].shape, K, K))
+        for i in range(K):
+            for j in range(i, K):
+                Q[..., i, j] = Q[..., j, i] = col[f"Q_{i}_{j}"]
+        R = np.stack([np.stack([col[f"R_{i}_{m}"] for m in range(M)], -1) for i in range(K)], -2)
+        a = np.stack([col[f"a_{i}"] for i in range(K)], -1)
+        known = {"alpha", "eg", "seed"} | {f"a_{i}" for i in range(K)}
+        observables = {k: v for k, v in col.items()
+                       if k not in known and not k.startswith(("Q_", "R_"))}
+        if config is None and path.with_suffix(".toml").exists():
+            config = Config.from_toml(path.with_suffix(".toml"))
+        return cls(alpha, Q, R, a, col["eg"], observables, seeds, config)
+
+    def to_npz(self, path: str | Path) -> Path:
+        """Save every array (and the configuration as TOML text) in one ``.npz`` file."""
+        path = Path(path)
+        arrays = {"alpha": self.alpha, "Q": self.Q, "R": self.R, "a": self.a, "eg": self.eg,
+                  "T": self.T, **{f"obs:{k}": v for k, v in self.observables.items()}}
+        if self.has_seeds:
+            arrays["seeds"] = self.seeds
+        if self.config is not None:
+            arrays["config_toml"] = np.array(self.config.to_toml())
+        np.savez(path, **arrays)
+        return path
+
+    @classmethod
+    def from_npz(cls, path: str | Path) -> "Trajectory":
+        with np.load(path) as f:
+            obs = {k[4:]: f[k] for k in f.files if k.startswith("obs:")}
+            config = None
+            if "config_toml" in f.files:
+                config = Config.from_dict(tomllib.loads(str(f["config_toml"])))
+            return cls(f["alpha"], f["Q"], f["R"], f["a"], f["eg"], obs,
+                       f["seeds"] if "seeds" in f.files else None, config, f["T"])
