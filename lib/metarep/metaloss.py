@@ -1,0 +1,222 @@
+r"""The population meta-loss of online meta-learning as N → ∞ (SPEC §2).
+
+Everything here is a pure, jittable function of the order parameters
+
+* Q (K, K) = W Wᵀ/N, R (K, M) = W Bᵀ/N, the head initialisation a (K,),
+
+and of the task distribution :class:`TaskDist` (T, v̄, σ_v, σ_B, σ), whose numbers are arrays so
+that they can be traced (vmapped over in sweeps). Nothing here depends on how the parameters
+evolve; :mod:`metarep.ode` builds the dynamics on top.
+
+Equations (labels as in the book):
+
+* task overlaps (teacher spread σ_B): R^τ = √(1−σ_B²) R, T^τ = (1−σ_B²) T + σ_B² I;
+* second moments of the fields, C = I2(Q) (K×K), D = I2(Q, R^τ, T^τ) (K×M), E = I2(T^τ) (M×M),
+  with I2 from :mod:`metarep.integrals`;
+* the population inner loop (S steps, rate η_in) is linear: a′ = P_S a + L_S v with
+  P_{s+1} = (I − η_in C) P_s, L_{s+1} = (I − η_in C) L_s + η_in D, P₀ = I, L₀ = 0;
+* the error of a task after adaptation, ε(a′, v) = ½[a′ᵀCa′ − 2a′ᵀDv + vᵀEv] + σ²/2;
+* its average over v ~ N(v̄, σ_v² I) is exact because ε is quadratic in v:
+  F = ε(a′(v̄), v̄) + ½σ_v² tr(LᵀCL − 2LᵀD + E)                                    (meta-test error)
+* the oracle head per task: ½⟨vᵀ(E − DᵀC⁻¹D)v⟩ + σ²/2;
+* the noise term of the Q-equation, Φ_kl = ⟨δ² a′_k a′_l g'(λ_k)g'(λ_l)⟩ + σ²⟨a′_k a′_l⟩ J2_kl,
+  δ = Σ_p c_p g(h_p), h = (λ, ν^τ), c = (a′, −v): a sum of I4 integrals weighted by fourth
+  moments of the affine-in-v vector (a′, c), taken exactly with Isserlis' theorem.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metarep import integrals
+
+
+class TaskDist(NamedTuple):
+    """The distribution of tasks (a JAX pytree; every leaf may be traced).
+
+    T: (M, M) meta-teacher overlaps B Bᵀ/N; v_bar: (M,) mean readout v̄; v_std: σ_v;
+    spread: teacher spread σ_B ∈ [0, 1); noise: label-noise std σ.
+    """
+
+    T: jax.Array
+    v_bar: jax.Array
+    v_std: jax.Array
+    spread: jax.Array
+    noise: jax.Array
+
+
+class Blocks(NamedTuple):
+    """Task-level second moments: C (K,K), D (K,M), E (M,M); task overlaps Rt (K,M), Tt (M,M)."""
+
+    C: jax.Array
+    D: jax.Array
+    E: jax.Array
+    Rt: jax.Array
+    Tt: jax.Array
+
+
+def task_dist(cfg, T=None) -> TaskDist:
+    """The :class:`TaskDist` of a :class:`~metarep.config.Config` (T defaults to the identity)."""
+    M = cfg.M
+    T = jnp.eye(M) if T is None else jnp.asarray(T, dtype=jnp.float64)
+    return TaskDist(T=T, v_bar=jnp.asarray(np.asarray(cfg.v_bar), dtype=jnp.float64),
+                    v_std=jnp.float64(cfg.v_std), spread=jnp.float64(cfg.teacher_spread),
+                    noise=jnp.float64(cfg.label_noise))
+
+
+def task_overlaps(R, T, spread):
+    """R^τ = √(1−σ_B²) R and T^τ = (1−σ_B²) T + σ_B² I (the overlaps seen by one task)."""
+    s2 = spread**2
+    return jnp.sqrt(1.0 - s2) * R, (1.0 - s2) * T + s2 * jnp.eye(T.shape[-1])
+
+
+def blocks(Q, R, dist: TaskDist) -> Blocks:
+    """C = I2(Q), D = I2(Q, R^τ, T^τ), E = I2(T^τ).
+
+    Q enters *unsymmetrised*: C_kl is built from Q_kl (and the diagonal), so that ∂F/∂Q of a
+    function of these blocks is the derivative with respect to the independent entries Q_kl
+    (the chain rule of :mod:`metarep.ode` symmetrises it).
+    """
+    Rt, Tt = task_overlaps(R, dist.T, dist.spread)
+    dq, dt = jnp.diagonal(Q), jnp.diagonal(Tt)
+    C = integrals.i2_matrix(Q, dq, dq)
+    D = integrals.i2_matrix(Rt, dq, dt)
+    E = integrals.i2_matrix(Tt, dt, dt)
+    return Blocks(C, D, E, Rt, Tt)
+
+
+def inner_loop(C, D, eta_in, steps: int):
+    """(P_S, L_S) of the linear population inner loop a′ = P_S a + L_S v (S = ``steps`` ≥ 0).
+
+    P_{s+1} = (I − η_in C) P_s, L_{s+1} = (I − η_in C) L_s + η_in D, P₀ = I, L₀ = 0.
+    Shapes: C (K,K), D (K,M) → P (K,K), L (K,M). ``steps`` is static.
+    """
+    K = C.shape[-1]
+    G = jnp.eye(K) - eta_in * C
+
+    def step(_, PL):
+        P, L = PL
+        return G @ P, G @ L + eta_in * D
+
+    return jax.lax.fori_loop(0, steps, step, (jnp.eye(K, dtype=C.dtype), jnp.zeros_like(D)))
+
+
+def _mean_error(b: Blocks, P, L, a, dist: TaskDist):
+    """F = ε(a′(v̄), v̄) + ½σ_v² tr(LᵀCL − 2LᵀD + E), ε(a′,v) = ½[a′ᵀCa′ − 2a′ᵀDv + vᵀEv] + σ²/2."""
+    C, D, E = b.C, b.D, b.E
+    ap = P @ a + L @ dist.v_bar
+    v = dist.v_bar
+    eps_mean = 0.5 * (ap @ C @ ap - 2.0 * ap @ D @ v + v @ E @ v)
+    H = L.T @ C @ L - 2.0 * L.T @ D + E
+    return eps_mean + 0.5 * dist.v_std**2 * jnp.trace(H) + 0.5 * dist.noise**2
+
+
+def meta_test_error(Q, R, a, dist: TaskDist, eta_in, steps: int):
+    """The meta-test error F(Q, R, a): the task-averaged error after ``steps`` inner steps.
+
+    Exact average over v ~ N(v̄, σ_v² I), teacher spread and label noise (see module doc).
+    With ``steps`` = S of the training configuration this is the population meta-loss whose
+    chain rule is the ODE drift; with other values it is the error after s test-time steps.
+    """
+    b = blocks(Q, R, dist)
+    P, L = inner_loop(b.C, b.D, eta_in, steps)
+    return _mean_error(b, P, L, a, dist)
+
+
+def first_order_error(Q, R, a, Q_in, R_in, dist: TaskDist, eta_in, steps: int):
+    """Task-averaged error with the adapted head a′ = P a + L v built from (Q_in, R_in).
+
+    The inner loop uses the overlaps (Q_in, R_in), the error is evaluated with (Q, R); the
+    first-order (FO-MAML) drift differentiates with respect to (Q, R) only, at Q_in = Q,
+    R_in = R, i.e. with a′ held fixed. Equal to :func:`meta_test_error` when Q_in = Q, R_in = R.
+    """
+    b_in = blocks(Q_in, R_in, dist)
+    P, L = inner_loop(b_in.C, b_in.D, eta_in, steps)
+    return _mean_error(blocks(Q, R, dist), P, L, a, dist)
+
+
+def mean_adapted_head_gradient(Q, R, a, dist: TaskDist, eta_in, steps: int):
+    """⟨∂ε/∂a′⟩ = C⟨a′⟩ − D v̄ = C(P a + L v̄) − D v̄, shape (K,) (the FO-MAML head direction)."""
+    b = blocks(Q, R, dist)
+    P, L = inner_loop(b.C, b.D, eta_in, steps)
+    return b.C @ (P @ a + L @ dist.v_bar) - b.D @ dist.v_bar
+
+
+def oracle_error(Q, R, dist: TaskDist):
+    """Error with the best head of each task: ½⟨vᵀ(E − DᵀC⁻¹D)v⟩ + σ²/2.
+
+    ⟨vᵀHv⟩ = v̄ᵀHv̄ + σ_v² tr H. Measures the representation itself (no adaptation dynamics).
+    """
+    b = blocks(Q, R, dist)
+    H = b.E - b.D.T @ jnp.linalg.solve(b.C, b.D)
+    v = dist.v_bar
+    return 0.5 * (v @ H @ v + dist.v_std**2 * jnp.trace(H)) + 0.5 * dist.noise**2
+
+
+def no_adaptation_error(Q, R, a, dist: TaskDist):
+    """Task-averaged error of the head initialisation itself (zero adaptation steps)."""
+    return meta_test_error(Q, R, a, dist, 0.0, 0)
+
+
+def field_covariance(Q, R, dist: TaskDist):
+    """Covariance Ω of the fields h = (λ, ν^τ) of one task, shape (K+M, K+M)."""
+    Rt, Tt = task_overlaps(R, dist.T, dist.spread)
+    return jnp.block([[Q, Rt], [Rt.T, Tt]])
+
+
+def i4_tensor(Q, R, dist: TaskDist):
+    """I4[k, l, p, q] = E[g'(λ_k) g'(λ_l) g(h_p) g(h_q)], shape (K, K, K+M, K+M)."""
+    K = Q.shape[-1]
+    O = field_covariance(Q, R, dist)
+    n = O.shape[-1]
+    k = jnp.arange(K)[:, None, None, None]
+    l = jnp.arange(K)[None, :, None, None]
+    p = jnp.arange(n)[None, None, :, None]
+    q = jnp.arange(n)[None, None, None, :]
+    return integrals.i4(O[k, k], O[k, l], O[k, p], O[k, q], O[l, l], O[l, p], O[l, q],
+                        O[p, p], O[p, q], O[q, q])
+
+
+def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
+    """Φ (K, K) of dQ/dα = … + (η²/b) Φ.
+
+    Φ_kl = Σ_pq ⟨a′_k a′_l c_p c_q⟩_v I4[k,l,p,q] + σ² ⟨a′_k a′_l⟩_v J2(Q)_kl with
+    c = (a′, −v), a′ = P a + L v. The vector u = (a′, c) is affine in v, u = μ + U (v − v̄),
+    so its fourth moments follow from Isserlis' theorem with Σ = σ_v² U Uᵀ:
+    ⟨u_i u_j u_r u_s⟩ = μ_iμ_jμ_rμ_s + Σ_ij μ_rμ_s + Σ_ir μ_jμ_s + Σ_is μ_jμ_r + Σ_jr μ_iμ_s
+    + Σ_js μ_iμ_r + Σ_rs μ_iμ_j + Σ_ijΣ_rs + Σ_irΣ_js + Σ_isΣ_jr.
+    The adapted head's dependence on v (through L) and on the task's fields (through D^τ)
+    is included.
+    """
+    b = blocks(Q, R, dist)
+    P, L = inner_loop(b.C, b.D, eta_in, steps)
+    M = L.shape[-1]
+    mA = P @ a + L @ dist.v_bar                       # ⟨a′⟩ (K,)
+    mC = jnp.concatenate([mA, -dist.v_bar])           # ⟨c⟩ (K+M,)
+    UA = L                                            # ∂a′/∂v (K, M)
+    UC = jnp.concatenate([L, -jnp.eye(M)], axis=0)    # ∂c/∂v (K+M, M)
+    s2 = dist.v_std**2
+    SAA, SAC, SCC = s2 * UA @ UA.T, s2 * UA @ UC.T, s2 * UC @ UC.T
+    m4 = (jnp.einsum("k,l,p,q->klpq", mA, mA, mC, mC)
+          + jnp.einsum("kl,p,q->klpq", SAA, mC, mC)
+          + jnp.einsum("kp,l,q->klpq", SAC, mA, mC)
+          + jnp.einsum("kq,l,p->klpq", SAC, mA, mC)
+          + jnp.einsum("lp,k,q->klpq", SAC, mA, mC)
+          + jnp.einsum("lq,k,p->klpq", SAC, mA, mC)
+          + jnp.einsum("pq,k,l->klpq", SCC, mA, mA)
+          + jnp.einsum("kl,pq->klpq", SAA, SCC)
+          + jnp.einsum("kp,lq->klpq", SAC, SAC)
+          + jnp.einsum("kq,lp->klpq", SAC, SAC))
+    phi = jnp.einsum("klpq,klpq->kl", m4, i4_tensor(Q, R, dist))
+    dq = jnp.diagonal(Q)
+    second = jnp.outer(mA, mA) + SAA                  # ⟨a′ a′ᵀ⟩
+    return phi + dist.noise**2 * second * integrals.j2_matrix(Q, dq, dq)
+
+
+__all__ = ["TaskDist", "Blocks", "task_dist", "task_overlaps", "blocks", "inner_loop",
+           "meta_test_error", "first_order_error", "mean_adapted_head_gradient",
+           "oracle_error", "no_adaptation_error", "field_covariance", "i4_tensor", "noise_term"]
