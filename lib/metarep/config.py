@@ -81,14 +81,14 @@ class Config:
     M: int = 2
     N: int = 1000
     eta: float = 1.0
-    eta_in: float = 0.5
-    eta_head: float = 0.0
+    eta_in: float = 1.0
+    eta_head: float = 1.0
     inner_steps: int = 1
     support: int | str = "inf"
     query_batch: int = 1
     first_order: bool = False
     v_mean: float | tuple[float, ...] = 1.0
-    v_std: float = 1.0
+    v_std: float = 0.5
     teacher_spread: float = 0.0
     label_noise: float = 0.0
     teacher: str = "orthogonal"
