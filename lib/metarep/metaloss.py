@@ -162,6 +162,15 @@ def no_adaptation_error(Q, R, a, dist: TaskDist):
     return meta_test_error(Q, R, a, dist, 0.0, 0)
 
 
+def zero_predictor_error(dist: TaskDist):
+    """Error of the predictor f ≡ 0, ½⟨vᵀE^τ v⟩ + σ²/2 = ½(v̄ᵀEv̄ + σ_v² tr E) + σ²/2."""
+    _, Tt = task_overlaps(jnp.zeros((1, dist.T.shape[-1])), dist.T, dist.spread)
+    dt = jnp.diagonal(Tt)
+    E = integrals.i2_matrix(Tt, dt, dt)
+    v = dist.v_bar
+    return 0.5 * (v @ E @ v + dist.v_std**2 * jnp.trace(E)) + 0.5 * dist.noise**2
+
+
 def field_covariance(Q, R, dist: TaskDist):
     """Covariance Ω of the fields h = (λ, ν^τ) of one task, shape (K+M, K+M)."""
     Rt, Tt = task_overlaps(R, dist.T, dist.spread)
@@ -219,4 +228,4 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
 
 __all__ = ["TaskDist", "Blocks", "task_dist", "task_overlaps", "blocks", "inner_loop",
            "meta_test_error", "first_order_error", "mean_adapted_head_gradient",
-           "oracle_error", "no_adaptation_error", "field_covariance", "i4_tensor", "noise_term"]
+           "oracle_error", "no_adaptation_error", "zero_predictor_error", "field_covariance", "i4_tensor", "noise_term"]

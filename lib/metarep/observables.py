@@ -14,6 +14,7 @@ Functions of a state (Q, R, a) and the task distribution (:class:`metarep.metalo
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -92,9 +93,15 @@ def jacobian(state, hyper, steps: int, first_order: bool, learn_head: bool):
     Coordinates: (Q_ij for i ≤ j, R_km row-major, a_k if ``learn_head``). Returns (J, x), J of
     shape (n, n) as a NumPy array and x the flattened state.
     """
+    Q, R, a = (jnp.asarray(s, dtype=jnp.float64) for s in state)
+    J, x = _jacobian(Q, R, a, hyper, steps, first_order, learn_head)
+    return np.asarray(J), np.asarray(x)
+
+
+@partial(jax.jit, static_argnames=("steps", "first_order", "learn_head"))
+def _jacobian(Q, R, a, hyper, steps, first_order, learn_head):
     from metarep.ode import State, vector_field
 
-    Q, R, a = (jnp.asarray(s) for s in state)
     K, M = R.shape
 
     def f(x):
@@ -102,7 +109,7 @@ def jacobian(state, hyper, steps: int, first_order: bool, learn_head: bool):
         return _flatten(vector_field(s, hyper, steps, first_order), learn_head)
 
     x = _flatten((Q, R, a), learn_head)
-    return np.asarray(jax.jacfwd(f)(x)), np.asarray(x)
+    return jax.jacfwd(f)(x), x
 
 
 def leading_eigenvalues(J, n: int = 4):
@@ -177,7 +184,8 @@ def unspecialized_fixed_point(guess, hyper, steps: int, first_order: bool, learn
             break
         y = y - jnp.linalg.solve(jf(y), res)
     Q, R, a = _symmetric_state(y, K, M, a_fixed, learn_head)
-    full = vector_field(State(Q, R, a), hyper, steps, first_order)
+    full = jax.jit(vector_field, static_argnums=(2, 3))(State(Q, R, a), hyper, steps,
+                                                         first_order)
     residual = float(max(jnp.max(jnp.abs(full.Q)), jnp.max(jnp.abs(full.R)),
                          jnp.max(jnp.abs(full.a)) if learn_head else 0.0))
     if not np.isfinite(residual) or residual > 1e3 * tol:

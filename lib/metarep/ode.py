@@ -148,6 +148,11 @@ def _time_grid(alphas) -> tuple[np.ndarray, bool]:
     return np.concatenate([[0.0], alphas]), True
 
 
+#: A record counts as diverged when its meta-test error exceeds this multiple of the error of
+#: the zero predictor (f ≡ 0): the adaptation then amplifies instead of fitting.
+EG_BLOWUP = 1e3
+
+
 def inner_loop_unstable(Q, eta_in) -> bool:
     """True when η_in ≥ 2/λ_max(C), C = I2(Q): the population inner loop then diverges in S."""
     from metarep.integrals import i2_matrix
@@ -158,20 +163,41 @@ def inner_loop_unstable(Q, eta_in) -> bool:
     return bool(eta_in * np.linalg.eigvalsh((C + C.T) / 2).max() >= 2.0)
 
 
-def divergence_message(alpha, finite, Q, cfg) -> str:
-    """Name the likely cause of a non-finite integration (records ``finite`` mask over alpha)."""
-    bad = int(np.argmin(finite))
+def diverged(states: State, eg, dist: TaskDist):
+    """Mask (..., n) of diverged records: non-finite state or error, or eg > EG_BLOWUP × the
+    error of the zero predictor (:func:`metarep.metaloss.zero_predictor_error`); shapes:
+    states (n, …), eg (n,) → (n,)."""
+    Q, R, a = states
+    finite = (jnp.isfinite(Q).all(axis=(-1, -2)) & jnp.isfinite(R).all(axis=(-1, -2))
+              & jnp.isfinite(a).all(axis=-1) & jnp.isfinite(eg))
+    zero = metaloss.zero_predictor_error(dist)
+    return ~finite | (eg > EG_BLOWUP * zero)
+
+
+def divergence_message(alpha, bad, states, cfg, hp: Hyper) -> str:
+    """Name the likely cause of a divergence first seen at record ``bad`` (index into alpha)."""
     last = max(bad - 1, 0)
     where = (f"between α = {alpha[last]:.6g} and α = {alpha[bad]:.6g}" if bad > 0
              else f"at α = {alpha[bad]:.6g}")
-    if cfg.inner_steps > 0 and inner_loop_unstable(Q[last], cfg.eta_in):
-        cause = (f"the inner loop is unstable: eta_in = {cfg.eta_in} ≥ 2/λ_max(C) (C = I2(Q)); "
-                 "reduce eta_in")
+    Q, R, a = (np.asarray(x[last]) for x in states)
+    if cfg.inner_steps > 1 and inner_loop_unstable(Q, cfg.eta_in):
+        cause = (f"the inner loop is unstable: eta_in = {cfg.eta_in} ≥ 2/λ_max(C) (C = I2(Q)), "
+                 f"so {cfg.inner_steps} adaptation steps amplify the head; reduce eta_in")
     else:
-        cause = (f"the outer learning rate is too large (eta = {cfg.eta}, the η²/b noise term "
-                 "dominates or the drift overshoots); reduce eta (or eta_head) or increase "
-                 "query_batch")
-    return f"ODE integration diverged (non-finite order parameters) {where}: {cause}"
+        from metarep.observables import jacobian
+
+        rho = np.inf
+        if np.all(np.isfinite(Q)) and np.all(np.isfinite(R)) and np.all(np.isfinite(a)):
+            J, _ = jacobian((Q, R, a), hp, cfg.inner_steps, cfg.first_order, True)
+            rho = float(np.abs(np.linalg.eigvals(J)).max()) if np.all(np.isfinite(J)) else np.inf
+        if np.isfinite(rho) and rho * cfg.dt > 2.0:
+            cause = (f"the integration step dt = {cfg.dt} is too large for the fastest rate "
+                     f"of the ODE ({rho:.3g}, RK4 needs dt·rate ≲ 2.8); reduce dt")
+        else:
+            cause = (f"the outer learning rates are too large (eta = {cfg.eta}, eta_head = "
+                     f"{cfg.eta_head}, the η²/b noise term dominates or the drift overshoots); "
+                     "reduce eta or eta_head, or increase query_batch")
+    return f"ODE integration diverged {where}: {cause}"
 
 
 def initial_state(cfg):
@@ -189,8 +215,9 @@ def integrate(cfg, alphas=None, *, state0=None, T=None):
     ``state0`` = (Q, R, a) and ``T`` override the initial state of the configuration (e.g.
     the measured overlaps of a simulation). Returns a :class:`~metarep.trajectory.Trajectory`
     with eg = meta-test error and observables ``eg_noadapt``, ``eg_oracle``,
-    ``specialization``. Raises :class:`~metarep.errors.DivergenceError` if the state becomes
-    non-finite, naming the α interval and the likely cause.
+    ``specialization``. Raises :class:`~metarep.errors.DivergenceError` if a record diverges
+    (:func:`diverged`: non-finite, or eg > EG_BLOWUP × the zero predictor's error), naming the
+    α interval and the likely cause (unstable inner loop, integration step, outer rates).
     """
     from metarep.trajectory import Trajectory
 
@@ -206,12 +233,11 @@ def integrate(cfg, alphas=None, *, state0=None, T=None):
     hp = hyper(cfg, T)
     states, eg, extra = solve_and_observe(s0, hp, jnp.asarray(grid), cfg.dt, cfg.inner_steps,
                                           cfg.first_order)
+    bad = np.asarray(diverged(states, eg, hp.dist))
+    if bad.any():
+        raise DivergenceError(divergence_message(grid, int(np.argmax(bad)), states, cfg, hp))
     Q, R, a, eg = (np.asarray(x) for x in (*states, eg))
     extra = {k: np.asarray(v) for k, v in extra.items()}
-    finite = (np.isfinite(Q).all(axis=(1, 2)) & np.isfinite(R).all(axis=(1, 2))
-              & np.isfinite(a).all(axis=1) & np.isfinite(eg))
-    if not finite.all():
-        raise DivergenceError(divergence_message(grid, finite, Q, cfg))
     if drop_first:
         Q, R, a, eg = Q[1:], R[1:], a[1:], eg[1:]
         extra = {k: v[1:] for k, v in extra.items()}
@@ -221,4 +247,5 @@ def integrate(cfg, alphas=None, *, state0=None, T=None):
 
 
 __all__ = ["State", "Hyper", "hyper", "vector_field", "rhs", "solve", "solve_and_observe",
-           "initial_state", "integrate", "inner_loop_unstable", "divergence_message"]
+           "initial_state", "integrate", "inner_loop_unstable", "diverged", "divergence_message",
+           "EG_BLOWUP"]
