@@ -95,6 +95,7 @@ def plot_overview(ode: Trajectory | None = None, sim: Trajectory | None = None,
                             label=f"$k={k}, m={m}$")
                 if mean is not None:
                     draw_sim(ax, mean.alpha, mean.cosines()[..., k, m], None, colors[m],
+                             label=None if ode is not None else f"$k={k}, m={m}$",
                              every=sim_every)
         ax.set_xlabel(ALPHA_LABEL)
         ax.set_ylabel(r"cosine $R_{km}/\sqrt{Q_{kk}T_{mm}}$")
