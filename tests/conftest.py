@@ -3,6 +3,7 @@
 * Figures are drawn with the non-interactive Agg backend in the pytest process (chapters
   executed by nbval run in their own kernels and keep Jupyter's inline backend, as in the
   book; no chapter selects a backend itself).
+* ``tests/browser/`` is collected only with ``--browser`` (``make browser-test``).
 * ``--update-fingerprints`` rewrites ``tests/fingerprints.json`` (used by ``make baselines``).
 * Notebook cells collected by nbval are kept together on one xdist worker, in order
   (``-n 2``), while unit tests are balanced freely.
@@ -21,6 +22,15 @@ matplotlib.use("Agg")
 def pytest_addoption(parser):
     parser.addoption("--update-fingerprints", action="store_true", default=False,
                      help="rewrite tests/fingerprints.json from the current figures")
+    parser.addoption("--browser", action="store_true", default=False,
+                     help="run the browser test of the built book (tests/browser/)")
+
+
+def pytest_ignore_collect(collection_path, config):
+    # The browser test needs the built book, chromium and Playwright: `make browser-test`.
+    if collection_path.name == "browser" and collection_path.parent.name == "tests":
+        return not config.getoption("--browser")
+    return None
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -66,3 +66,17 @@ def test_conversion_keeps_every_cell(page):
     assert nb.cells[0].metadata["tags"] == [chapters.CHDIR_TAG]
     assert [c.source for c in nb.cells[1:]] == [c.source for c in source.cells]
     assert f"os.chdir({str(chapters.page_source(page).parent)!r})" in nb.cells[0].source
+
+
+def test_api_appendix_lists_every_module():
+    """book/api.md documents every module of the package (autodoc), so that chapters can
+    link to any function with {func}`metarep.module.function`."""
+    import pkgutil
+
+    import metarep
+
+    api = (ROOT / "book" / "api.md").read_text()
+    modules = {m.name for m in pkgutil.iter_modules(metarep.__path__, "metarep.")
+               if not m.name.split(".")[-1].startswith("_")}
+    missing = sorted(m for m in modules if f".. automodule:: {m}\n" not in api)
+    assert not missing, f"modules missing from book/api.md: {missing}"
