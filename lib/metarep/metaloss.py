@@ -89,6 +89,10 @@ def blocks(Q, R, dist: TaskDist) -> Blocks:
     return Blocks(C, D, E, Rt, Tt)
 
 
+#: Inner loops up to this many steps are unrolled at trace time, longer ones use fori_loop.
+_UNROLL_MAX = 8
+
+
 def inner_loop(C, D, eta_in, steps: int):
     """(P_S, L_S) of the linear population inner loop a′ = P_S a + L_S v (S = ``steps`` ≥ 0).
 
@@ -102,7 +106,12 @@ def inner_loop(C, D, eta_in, steps: int):
         P, L = PL
         return G @ P, G @ L + eta_in * D
 
-    return jax.lax.fori_loop(0, steps, step, (jnp.eye(K, dtype=C.dtype), jnp.zeros_like(D)))
+    PL = (jnp.eye(K, dtype=C.dtype), jnp.zeros_like(D))
+    if steps <= _UNROLL_MAX:  # a few steps: unrolled, no loop overhead inside the ODE
+        for i in range(steps):
+            PL = step(i, PL)
+        return PL
+    return jax.lax.fori_loop(0, steps, step, PL)
 
 
 def _mean_error(b: Blocks, P, L, a, dist: TaskDist):
@@ -181,13 +190,13 @@ def i4_tensor(Q, R, dist: TaskDist):
     """I4[k, l, p, q] = E[g'(λ_k) g'(λ_l) g(h_p) g(h_q)], shape (K, K, K+M, K+M)."""
     K = Q.shape[-1]
     O = field_covariance(Q, R, dist)
-    n = O.shape[-1]
-    k = jnp.arange(K)[:, None, None, None]
-    l = jnp.arange(K)[None, :, None, None]
-    p = jnp.arange(n)[None, None, :, None]
-    q = jnp.arange(n)[None, None, None, :]
-    return integrals.i4(O[k, k], O[k, l], O[k, p], O[k, q], O[l, l], O[l, p], O[l, q],
-                        O[p, p], O[p, q], O[q, q])
+    d = jnp.diagonal(O)
+    dk = d[:K]
+    Ok = O[:K]                                        # covariances of λ_k with all fields
+    return integrals.i4(dk[:, None, None, None], Q[:, :, None, None], Ok[:, None, :, None],
+                        Ok[:, None, None, :], dk[None, :, None, None], Ok[None, :, :, None],
+                        Ok[None, :, None, :], d[None, None, :, None], O[None, None, :, :],
+                        d[None, None, None, :])
 
 
 def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
@@ -199,28 +208,46 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
     ⟨u_i u_j u_r u_s⟩ = μ_iμ_jμ_rμ_s + Σ_ij μ_rμ_s + Σ_ir μ_jμ_s + Σ_is μ_jμ_r + Σ_jr μ_iμ_s
     + Σ_js μ_iμ_r + Σ_rs μ_iμ_j + Σ_ijΣ_rs + Σ_irΣ_js + Σ_isΣ_jr.
     The adapted head's dependence on v (through L) and on the task's fields (through D^τ)
-    is included.
+    is included. Both factors are symmetric under k ↔ l and p ↔ q, so only the pairs k ≤ l,
+    p ≤ q are evaluated (weight 2 for p < q): a third of the I4 integrals of the full tensor.
     """
     b = blocks(Q, R, dist)
     P, L = inner_loop(b.C, b.D, eta_in, steps)
-    M = L.shape[-1]
+    K, M = L.shape
     mA = P @ a + L @ dist.v_bar                       # ⟨a′⟩ (K,)
     mC = jnp.concatenate([mA, -dist.v_bar])           # ⟨c⟩ (K+M,)
     UA = L                                            # ∂a′/∂v (K, M)
     UC = jnp.concatenate([L, -jnp.eye(M)], axis=0)    # ∂c/∂v (K+M, M)
     s2 = dist.v_std**2
     SAA, SAC, SCC = s2 * UA @ UA.T, s2 * UA @ UC.T, s2 * UC @ UC.T
-    m4 = (jnp.einsum("k,l,p,q->klpq", mA, mA, mC, mC)
-          + jnp.einsum("kl,p,q->klpq", SAA, mC, mC)
-          + jnp.einsum("kp,l,q->klpq", SAC, mA, mC)
-          + jnp.einsum("kq,l,p->klpq", SAC, mA, mC)
-          + jnp.einsum("lp,k,q->klpq", SAC, mA, mC)
-          + jnp.einsum("lq,k,p->klpq", SAC, mA, mC)
-          + jnp.einsum("pq,k,l->klpq", SCC, mA, mA)
-          + jnp.einsum("kl,pq->klpq", SAA, SCC)
-          + jnp.einsum("kp,lq->klpq", SAC, SAC)
-          + jnp.einsum("kq,lp->klpq", SAC, SAC))
-    phi = jnp.einsum("klpq,klpq->kl", m4, i4_tensor(Q, R, dist))
+    n = K + M
+    # pairs k ≤ l of student units and p ≤ q of fields, as one-hot selection matrices: the
+    # entries are gathered by small matrix products, much faster than XLA gathers on CPU
+    kk, ll = np.triu_indices(K)
+    pp, qq = np.triu_indices(n)
+    Sk, Sl = np.eye(n)[kk], np.eye(n)[ll]             # (nk, n)
+    Sp, Sq = np.eye(n)[pp].T, np.eye(n)[qq].T         # (n, np)
+    O = field_covariance(Q, R, dist)
+    d = jnp.diagonal(O)
+    dk, dl, dp, dq_ = Sk @ d, Sl @ d, d @ Sp, d @ Sq
+    okl = jnp.sum((Sk @ O) * Sl, axis=1)
+    opq = jnp.sum((O @ Sp) * Sq, axis=0)
+    okp, okq, olp, olq = Sk @ O @ Sp, Sk @ O @ Sq, Sl @ O @ Sp, Sl @ O @ Sq
+    col, row = (lambda x: x[:, None]), (lambda x: x[None, :])  # noqa: E731
+    i4 = integrals.i4(col(dk), col(okl), okp, okq, col(dl), olp, olq, row(dp), row(opq),
+                      row(dq_))
+    SkK, SlK = Sk[:, :K], Sl[:, :K]                   # the same pairs on the K student indices
+    ak, al = col(SkK @ mA), col(SlK @ mA)
+    cp, cq = row(mC @ Sp), row(mC @ Sq)
+    saa = col(jnp.sum((SkK @ SAA) * SlK, axis=1))
+    scc = row(jnp.sum((SCC @ Sp) * Sq, axis=0))
+    skp, skq, slp, slq = SkK @ SAC @ Sp, SkK @ SAC @ Sq, SlK @ SAC @ Sp, SlK @ SAC @ Sq
+    m4 = ((ak * al + saa) * (cp * cq + scc) + al * (skp * cq + skq * cp)
+          + ak * (slp * cq + slq * cp) + skp * slq + skq * slp)
+    weight = np.where(pp == qq, 1.0, 2.0)
+    upper = jnp.sum(weight * m4 * i4, axis=1)         # Φ_kl for k ≤ l, (nk,)
+    phi = jnp.zeros((K, K), dtype=Q.dtype).at[kk, ll].set(upper)
+    phi = phi + jnp.triu(phi, 1).T
     dq = jnp.diagonal(Q)
     second = jnp.outer(mA, mA) + SAA                  # ⟨a′ a′ᵀ⟩
     return phi + dist.noise**2 * second * integrals.j2_matrix(Q, dq, dq)

@@ -92,15 +92,24 @@ def rhs(state, cfg, T=None) -> State:
 _vector_field_jit = jax.jit(vector_field, static_argnames=("steps", "first_order"))
 
 
+_RK4_NODES = np.array([0.0, 0.5, 0.5, 1.0])
+_RK4_WEIGHTS = np.array([1.0, 2.0, 2.0, 1.0]) / 6.0
+
+
 def _rk4(state: State, h, hp: Hyper, steps: int, first_order: bool) -> State:
-    f = partial(vector_field, hp=hp, steps=steps, first_order=first_order)
-    add = lambda s, k, c: jax.tree_util.tree_map(lambda x, y: x + c * y, s, k)  # noqa: E731
-    k1 = f(state)
-    k2 = f(add(state, k1, h / 2))
-    k3 = f(add(state, k2, h / 2))
-    k4 = f(add(state, k3, h))
-    return jax.tree_util.tree_map(lambda x, a, b, c, d: x + h / 6 * (a + 2 * b + 2 * c + d),
-                                  state, k1, k2, k3, k4)
+    """One classical RK4 step; the four stages run in a ``lax.scan`` so that the vector field
+    is traced (and compiled) once: k_i = f(y + c_i h k_{i−1}), y ← y + h Σ w_i k_i."""
+    tree = jax.tree_util.tree_map
+
+    def stage(carry, cw):
+        acc, k = carry
+        c, w = cw
+        k = vector_field(tree(lambda y, kk: y + c * h * kk, state, k), hp, steps, first_order)
+        return (tree(lambda s, kk: s + w * h * kk, acc, k), k), None
+
+    zero = tree(jnp.zeros_like, state)
+    (new, _), _ = jax.lax.scan(stage, (state, zero), (_RK4_NODES, _RK4_WEIGHTS))
+    return new
 
 
 def solve(state0: State, hp: Hyper, grid, dt, steps: int, first_order: bool) -> State:

@@ -1,0 +1,141 @@
+r"""The ODE integrated over a grid of hyper-parameters at once (phase diagrams).
+
+The numeric hyper-parameters are leaves of :class:`metarep.ode.Hyper`, so one compiled
+integration (:func:`metarep.ode.solve_and_observe`) is ``vmap``-ped over every point of the
+grid; the structure (K, M, S = ``inner_steps``, ``first_order``) and the step ``dt`` are
+shared. Example::
+
+    res = sweep(cfg, {"eta": np.linspace(0.1, 3, 32), "eta_in": np.linspace(0, 2, 32)})
+    res.eg[i, j, -1]        # final meta-test error at eta[i], eta_in[j]
+
+Diverged runs do not raise: their records are flagged in ``diverged`` (same criterion as
+:func:`metarep.ode.diverged`: non-finite, or eg > EG_BLOWUP × the zero predictor's error),
+and every record from the first diverged one on is set to NaN.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metarep import ode
+from metarep.errors import ConfigError
+
+#: Configuration keys that can be swept, and how they enter :class:`metarep.ode.Hyper`.
+SWEEPABLE = ("eta", "eta_in", "eta_head", "query_batch", "v_mean", "v_std", "teacher_spread",
+             "label_noise")
+
+
+class SweepResult(NamedTuple):
+    """Grid axes ``names``/``values`` (one 1-d array per axis), record times ``alpha`` (n,),
+    and per grid point (shape = lengths of the axes): eg (*shape, n), Q (*shape, n, K, K),
+    R (*shape, n, K, M), a (*shape, n, K), observables name -> (*shape, n), and the boolean
+    ``diverged`` (*shape, n)."""
+
+    names: tuple
+    values: tuple
+    alpha: np.ndarray
+    eg: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    a: np.ndarray
+    observables: dict
+    diverged: np.ndarray
+
+
+def _batched_hyper(cfg, points: dict[str, np.ndarray], T) -> ode.Hyper:
+    """A Hyper whose leaves all have a leading grid axis of length G."""
+    G = len(next(iter(points.values())))
+    base = ode.hyper(cfg, T)
+    leaf = lambda x: jnp.broadcast_to(x, (G, *jnp.shape(x)))  # noqa: E731
+    hp = jax.tree_util.tree_map(leaf, base)
+    dist = hp.dist
+    for name, vals in points.items():
+        vals = jnp.asarray(vals, dtype=jnp.float64)
+        if name == "eta":
+            hp = hp._replace(eta=vals)
+        elif name == "eta_in":
+            hp = hp._replace(eta_in=vals)
+        elif name == "eta_head":
+            hp = hp._replace(eta_head=vals)
+        elif name == "query_batch":
+            hp = hp._replace(batch=vals)
+        elif name == "v_mean":
+            dist = dist._replace(v_bar=jnp.broadcast_to(vals[:, None], (G, cfg.M)))
+        elif name == "v_std":
+            dist = dist._replace(v_std=vals)
+        elif name == "teacher_spread":
+            dist = dist._replace(spread=vals)
+        elif name == "label_noise":
+            dist = dist._replace(noise=vals)
+    return hp._replace(dist=dist)
+
+
+def _check(name: str, vals: np.ndarray) -> None:
+    if name not in SWEEPABLE:
+        raise ConfigError(f"cannot sweep {name!r}; sweepable keys: {', '.join(SWEEPABLE)}")
+    if vals.ndim != 1 or vals.size == 0 or not np.all(np.isfinite(vals)):
+        raise ConfigError(f"sweep values of {name} must be a non-empty 1-d array of numbers")
+    low = {"query_batch": 1.0}.get(name, -np.inf if name == "v_mean" else 0.0)
+    if np.any(vals < low) or (name == "teacher_spread" and np.any(vals >= 1)):
+        raise ConfigError(f"sweep values of {name} out of range")
+
+
+def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 1024):
+    """Integrate the ODE of ``cfg`` at every point of the outer-product ``grid``.
+
+    grid: {key: 1-d values} with keys from :data:`SWEEPABLE` (``v_mean`` sets all readout
+    means). alphas: record times (default cfg.record_alphas; must start at 0 or later — the
+    state at α = 0 is prepended internally as in :func:`metarep.ode.integrate`). state0, T:
+    as in :func:`metarep.ode.integrate`. Grid points are vmapped in chunks of ``chunk``.
+    Returns a :class:`SweepResult`.
+    """
+    ode._check_support(cfg)
+    names = tuple(grid)
+    values = tuple(np.atleast_1d(np.asarray(grid[k], dtype=float)) for k in names)
+    for name, vals in zip(names, values):
+        _check(name, vals)
+    shape = tuple(len(v) for v in values)
+    mesh = np.meshgrid(*values, indexing="ij")
+    points = {k: m.ravel() for k, m in zip(names, mesh)}
+    alphas = cfg.record_alphas if alphas is None else alphas
+    t, drop_first = ode._time_grid(alphas)
+    if state0 is None:
+        s0, T0 = ode.initial_state(cfg)
+    else:
+        s0, T0 = ode.State(*(jnp.asarray(x, dtype=jnp.float64) for x in state0)), None
+    T = T0 if T is None else T
+    hp = _batched_hyper(cfg, points, T)
+    grid_t = jnp.asarray(t)
+
+    def one(h):
+        states, eg, extra = ode.solve_and_observe(s0, h, grid_t, cfg.dt, cfg.inner_steps,
+                                                  cfg.first_order)
+        bad = jnp.cumsum(ode.diverged(states, eg, h.dist)) > 0
+
+        def nan(x):
+            return jnp.where(bad.reshape(bad.shape + (1,) * (x.ndim - 1)), jnp.nan, x)
+
+        return (jax.tree_util.tree_map(nan, states), nan(eg),
+                {k: nan(v) for k, v in extra.items()}, bad)
+
+    run = jax.jit(jax.vmap(one))
+    G = int(np.prod(shape))
+    outs = []
+    for start in range(0, G, chunk):
+        part = jax.tree_util.tree_map(lambda x: x[start:start + chunk], hp)
+        outs.append(jax.tree_util.tree_map(np.asarray, run(part)))
+    states, eg, extra, bad = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *outs)
+    sl = slice(1, None) if drop_first else slice(None)
+
+    def rs(x):  # (G, n_grid, ...) -> (*shape, n_records, ...)
+        return x.reshape(shape + x.shape[1:])[(slice(None),) * len(shape) + (sl,)]
+
+    return SweepResult(names, values, t[sl], rs(eg), rs(states.Q), rs(states.R), rs(states.a),
+                       {k: rs(v) for k, v in extra.items()}, rs(bad))
+
+
+__all__ = ["SWEEPABLE", "SweepResult", "sweep"]
