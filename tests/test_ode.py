@@ -145,3 +145,25 @@ def test_bad_alphas():
     for bad in ([], [2.0, 1.0], [-1.0, 1.0], [[1.0]], [np.nan]):
         with pytest.raises(ValueError, match="alphas"):
             ode.integrate(cfg, alphas=bad)
+
+
+def test_sweep_equals_single_integrations_and_flags_divergence():
+    from metarep import sweep
+
+    cfg = Config(alpha_max=10.0, record_every=5.0, dt=0.05)
+    res = sweep.sweep(cfg, {"eta": [0.5, 1.5], "eta_in": [0.0, 1.0], "eta_head": [1.0, 1e6]})
+    assert res.names == ("eta", "eta_in", "eta_head")
+    assert res.eg.shape == (2, 2, 2, 3) and res.Q.shape == (2, 2, 2, 3, 2, 2)
+    np.testing.assert_array_equal(res.alpha, [0.0, 5.0, 10.0])
+    for i, eta in enumerate([0.5, 1.5]):
+        for j, eta_in in enumerate([0.0, 1.0]):
+            single = ode.integrate(cfg.replace(eta=eta, eta_in=eta_in))
+            np.testing.assert_allclose(res.eg[i, j, 0], single.eg, rtol=1e-12)
+            np.testing.assert_allclose(res.R[i, j, 0], single.R, rtol=1e-12)
+            np.testing.assert_allclose(res.observables["specialization"][i, j, 0],
+                                       single.observables["specialization"], rtol=1e-12)
+    assert not res.diverged[:, :, 0].any()
+    # η_a = 10⁶ is unstable for RK4 at this dt: flagged from the first step on, values NaN
+    assert res.diverged[:, :, 1, 1:].all() and np.isnan(res.eg[:, :, 1, 1:]).all()
+    with pytest.raises(ConfigError, match="cannot sweep"):
+        sweep.sweep(cfg, {"K": [1, 2]})

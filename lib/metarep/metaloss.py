@@ -26,6 +26,7 @@ Equations (labels as in the book):
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -199,6 +200,24 @@ def i4_tensor(Q, R, dist: TaskDist):
                         d[None, None, None, :])
 
 
+@functools.lru_cache(maxsize=None)
+def _pair_indices(K: int, n: int):
+    """Static index arrays for the pairs k ≤ l (students) × p ≤ q (all n fields).
+
+    rows, cols: (10, nk, np) — the (row, column) of the ten covariance entries
+    (kk, kl, kp, kq, ll, lp, lq, pp, pq, qq) of I4's argument order; kk, ll: (nk,) pairs.
+    """
+    kk, ll = np.triu_indices(K)
+    pp, qq = np.triu_indices(n)
+    k, l = kk[:, None], ll[:, None]
+    p, q = pp[None, :], qq[None, :]
+    pairs = [(k, k), (k, l), (k, p), (k, q), (l, l), (l, p), (l, q), (p, p), (p, q), (q, q)]
+    shape = (len(kk), len(pp))
+    rows = np.stack([np.broadcast_to(r, shape) for r, _ in pairs])
+    cols = np.stack([np.broadcast_to(c, shape) for _, c in pairs])
+    return rows, cols, kk, ll
+
+
 def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
     """Φ (K, K) of dQ/dα = … + (η²/b) Φ.
 
@@ -214,40 +233,26 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
     b = blocks(Q, R, dist)
     P, L = inner_loop(b.C, b.D, eta_in, steps)
     K, M = L.shape
-    mA = P @ a + L @ dist.v_bar                       # ⟨a′⟩ (K,)
-    mC = jnp.concatenate([mA, -dist.v_bar])           # ⟨c⟩ (K+M,)
-    UA = L                                            # ∂a′/∂v (K, M)
-    UC = jnp.concatenate([L, -jnp.eye(M)], axis=0)    # ∂c/∂v (K+M, M)
-    s2 = dist.v_std**2
-    SAA, SAC, SCC = s2 * UA @ UA.T, s2 * UA @ UC.T, s2 * UC @ UC.T
     n = K + M
-    # pairs k ≤ l of student units and p ≤ q of fields, as one-hot selection matrices: the
-    # entries are gathered by small matrix products, much faster than XLA gathers on CPU
-    kk, ll = np.triu_indices(K)
-    pp, qq = np.triu_indices(n)
-    Sk, Sl = np.eye(n)[kk], np.eye(n)[ll]             # (nk, n)
-    Sp, Sq = np.eye(n)[pp].T, np.eye(n)[qq].T         # (n, np)
+    # c = (a′, −v) = μ + U (v − v̄) and a′ = c[:K]: one mean vector and one covariance
+    # S = σ_v² U Uᵀ serve both (S[:K, :K] = Cov(a′), S[:K, :] = Cov(a′, c))
+    mu = jnp.concatenate([P @ a + L @ dist.v_bar, -dist.v_bar])      # (n,)
+    U = jnp.concatenate([L, -jnp.eye(M, dtype=L.dtype)], axis=0)     # (n, M)
+    S = dist.v_std**2 * U @ U.T                                      # (n, n)
     O = field_covariance(Q, R, dist)
-    d = jnp.diagonal(O)
-    dk, dl, dp, dq_ = Sk @ d, Sl @ d, d @ Sp, d @ Sq
-    okl = jnp.sum((Sk @ O) * Sl, axis=1)
-    opq = jnp.sum((O @ Sp) * Sq, axis=0)
-    okp, okq, olp, olq = Sk @ O @ Sp, Sk @ O @ Sq, Sl @ O @ Sp, Sl @ O @ Sq
-    col, row = (lambda x: x[:, None]), (lambda x: x[None, :])  # noqa: E731
-    i4 = integrals.i4(col(dk), col(okl), okp, okq, col(dl), olp, olq, row(dp), row(opq),
-                      row(dq_))
-    SkK, SlK = Sk[:, :K], Sl[:, :K]                   # the same pairs on the K student indices
-    ak, al = col(SkK @ mA), col(SlK @ mA)
-    cp, cq = row(mC @ Sp), row(mC @ Sq)
-    saa = col(jnp.sum((SkK @ SAA) * SlK, axis=1))
-    scc = row(jnp.sum((SCC @ Sp) * Sq, axis=0))
-    skp, skq, slp, slq = SkK @ SAC @ Sp, SkK @ SAC @ Sq, SlK @ SAC @ Sp, SlK @ SAC @ Sq
-    m4 = ((ak * al + saa) * (cp * cq + scc) + al * (skp * cq + skq * cp)
-          + ak * (slp * cq + slq * cp) + skp * slq + skq * slp)
-    weight = np.where(pp == qq, 1.0, 2.0)
-    upper = jnp.sum(weight * m4 * i4, axis=1)         # Φ_kl for k ≤ l, (nk,)
+    rows, cols, kk, ll = _pair_indices(K, n)
+    G = jnp.stack([O, S], axis=-1)[rows, cols]        # (10, nk, np, 2): one gather
+    o, s = G[..., 0], G[..., 1]
+    mk, ml, mp, mq = mu[rows[0]], mu[cols[1]], mu[cols[2]], mu[cols[3]]  # (nk, np) each
+    i4 = integrals.i4(*o)                  # o: entries kk, kl, kp, kq, ll, lp, lq, pp, pq, qq
+    s_kl, s_kp, s_kq, s_lp, s_lq, s_pq = s[1], s[2], s[3], s[5], s[6], s[8]
+    m4 = ((mk * ml + s_kl) * (mp * mq + s_pq) + ml * (s_kp * mq + s_kq * mp)
+          + mk * (s_lp * mq + s_lq * mp) + s_kp * s_lq + s_kq * s_lp)
+    weight = np.where(cols[2] == cols[3], 1.0, 2.0)   # p < q counted twice
+    upper = jnp.sum(weight * m4 * i4, axis=-1)        # Φ_kl for the pairs k ≤ l, (nk,)
     phi = jnp.zeros((K, K), dtype=Q.dtype).at[kk, ll].set(upper)
     phi = phi + jnp.triu(phi, 1).T
+    mA, SAA = mu[:K], S[:K, :K]
     dq = jnp.diagonal(Q)
     second = jnp.outer(mA, mA) + SAA                  # ⟨a′ a′ᵀ⟩
     return phi + dist.noise**2 * second * integrals.j2_matrix(Q, dq, dq)
