@@ -1,0 +1,1 @@
+"""Studies of the book's results chapters: computations and figures, one module per chapter."""
