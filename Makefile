@@ -47,7 +47,7 @@ book: $(STAMP)
 # Notebook cells stay together on one worker (see tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/python tests/chapters.py convert $(NBTEST)
-	$(BIN)/pytest -n $(WORKERS) \
+	$(BIN)/pytest -n $(WORKERS) --durations=10 \
 	    --mpl --mpl-results-path=$(BUILD)/mpl-results \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
 	    tests $(NBTEST)
