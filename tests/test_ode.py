@@ -31,10 +31,12 @@ def test_drift_is_minus_eta_gradient_in_weight_space(first_order):
                                               hp.eta_in, steps)
         return metaloss.meta_test_error(W @ W.T / N, W @ B.T / N, a, dist, hp.eta_in, steps)
 
-    gW, ga = jax.grad(F, argnums=(0, 1))(W, a)
+    gW, ga = jax.jit(jax.grad(F, argnums=(0, 1)))(W, a)
     dW = -hp.eta * gW
-    d = ode.vector_field(ode.State(Q, R, a), hp, steps, first_order)
-    noise = hp.eta**2 / hp.batch * metaloss.noise_term(Q, R, a, dist, hp.eta_in, steps)
+    d = jax.jit(ode.vector_field, static_argnums=(2, 3))(ode.State(Q, R, a), hp, steps,
+                                                         first_order)
+    noise = hp.eta**2 / hp.batch * jax.jit(metaloss.noise_term, static_argnums=5)(
+        Q, R, a, dist, hp.eta_in, steps)
     np.testing.assert_allclose(d.R, dW @ B.T, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(d.Q - noise, dW @ W.T + W @ dW.T, rtol=1e-12, atol=1e-14)
     if not first_order:

@@ -171,11 +171,10 @@ def unspecialized_fixed_point(guess, hyper, steps: int, first_order: bool, learn
         d = vector_field(State(Q, R, a), hyper, steps, first_order)
         dQ = d.Q
         doff = (dQ.sum() - jnp.trace(dQ)) / max(K * (K - 1), 1)
-        parts = [jnp.trace(dQ) / K, doff if K > 1 else y[1] - 0.0, d.R.mean()]
+        # K = 1 has no off-diagonal entry: the residual y[1] pins c = 0
+        parts = [jnp.trace(dQ) / K, doff if K > 1 else y[1], d.R.mean()]
         return jnp.stack(parts + ([d.a.mean()] if learn_head else []))
 
-    if K == 1:
-        y = y.at[1].set(0.0)
     f = jax.jit(reduced)
     jf = jax.jit(jax.jacfwd(reduced))
     for _ in range(max_iter):

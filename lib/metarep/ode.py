@@ -218,6 +218,18 @@ def initial_state(cfg):
     return State(jnp.asarray(op.Q), jnp.asarray(op.R), jnp.asarray(op.a)), np.asarray(op.T)
 
 
+def padded_grid(grid) -> np.ndarray:
+    """The time grid padded with copies of its last time to the next power of two (≥ 16).
+
+    The compiled integration depends on the number of records; padding lets runs with
+    different numbers of records share one compilation. A zero-length interval costs one RK4
+    step of size 0, which leaves the state unchanged; drop the padded records afterwards.
+    """
+    grid = np.asarray(grid, dtype=float)
+    size = max(16, 1 << int(np.ceil(np.log2(len(grid)))))
+    return np.concatenate([grid, np.full(size - len(grid), grid[-1])])
+
+
 def integrate(cfg, alphas=None, *, state0=None, T=None):
     """Integrate the ODE of ``cfg`` and record the state at ``alphas`` (default cfg.record_alphas).
 
@@ -240,8 +252,11 @@ def integrate(cfg, alphas=None, *, state0=None, T=None):
         T0 = None
     T = T0 if T is None else T
     hp = hyper(cfg, T)
-    states, eg, extra = solve_and_observe(s0, hp, jnp.asarray(grid), cfg.dt, cfg.inner_steps,
-                                          cfg.first_order)
+    states, eg, extra = solve_and_observe(s0, hp, jnp.asarray(padded_grid(grid)), cfg.dt,
+                                          cfg.inner_steps, cfg.first_order)
+    n = len(grid)
+    states, eg = State(*(x[:n] for x in states)), eg[:n]
+    extra = {k: v[:n] for k, v in extra.items()}
     bad = np.asarray(diverged(states, eg, hp.dist))
     if bad.any():
         raise DivergenceError(divergence_message(grid, int(np.argmax(bad)), states, cfg, hp))
@@ -256,5 +271,5 @@ def integrate(cfg, alphas=None, *, state0=None, T=None):
 
 
 __all__ = ["State", "Hyper", "hyper", "vector_field", "rhs", "solve", "solve_and_observe",
-           "initial_state", "integrate", "inner_loop_unstable", "diverged", "divergence_message",
-           "EG_BLOWUP"]
+           "initial_state", "padded_grid", "integrate", "inner_loop_unstable", "diverged",
+           "divergence_message", "EG_BLOWUP"]

@@ -15,6 +15,7 @@ and every record from the first diverged one on is set to NaN.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -84,6 +85,23 @@ def _check(name: str, vals: np.ndarray) -> None:
         raise ConfigError(f"sweep values of {name} out of range")
 
 
+@partial(jax.jit, static_argnames=("steps", "first_order"))
+def _run_chunk(s0, hp, grid_t, dt, steps, first_order):
+    """vmap over the leading axis of every leaf of ``hp``: states, eg, extra, diverged mask;
+    records from the first diverged one on are NaN."""
+    def one(h):
+        states, eg, extra = ode.solve_and_observe(s0, h, grid_t, dt, steps, first_order)
+        bad = jnp.cumsum(ode.diverged(states, eg, h.dist)) > 0
+
+        def nan(x):
+            return jnp.where(bad.reshape(bad.shape + (1,) * (x.ndim - 1)), jnp.nan, x)
+
+        return (jax.tree_util.tree_map(nan, states), nan(eg),
+                {k: nan(v) for k, v in extra.items()}, bad)
+
+    return jax.vmap(one)(hp)
+
+
 def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 1024):
     """Integrate the ODE of ``cfg`` at every point of the outer-product ``grid``.
 
@@ -109,27 +127,18 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
         s0, T0 = ode.State(*(jnp.asarray(x, dtype=jnp.float64) for x in state0)), None
     T = T0 if T is None else T
     hp = _batched_hyper(cfg, points, T)
-    grid_t = jnp.asarray(t)
-
-    def one(h):
-        states, eg, extra = ode.solve_and_observe(s0, h, grid_t, cfg.dt, cfg.inner_steps,
-                                                  cfg.first_order)
-        bad = jnp.cumsum(ode.diverged(states, eg, h.dist)) > 0
-
-        def nan(x):
-            return jnp.where(bad.reshape(bad.shape + (1,) * (x.ndim - 1)), jnp.nan, x)
-
-        return (jax.tree_util.tree_map(nan, states), nan(eg),
-                {k: nan(v) for k, v in extra.items()}, bad)
-
-    run = jax.jit(jax.vmap(one))
+    grid_t = jnp.asarray(ode.padded_grid(t))
     G = int(np.prod(shape))
+    size = min(chunk, G)
     outs = []
-    for start in range(0, G, chunk):
-        part = jax.tree_util.tree_map(lambda x: x[start:start + chunk], hp)
-        outs.append(jax.tree_util.tree_map(np.asarray, run(part)))
+    for start in range(0, G, size):
+        # the last chunk is padded (repeating its last point) to keep one compiled shape
+        idx = np.minimum(np.arange(start, start + size), G - 1)
+        part = jax.tree_util.tree_map(lambda x: x[idx], hp)
+        out = _run_chunk(s0, part, grid_t, cfg.dt, cfg.inner_steps, cfg.first_order)
+        outs.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[:G - start], out))
     states, eg, extra, bad = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *outs)
-    sl = slice(1, None) if drop_first else slice(None)
+    sl = slice(1 if drop_first else 0, len(t))       # requested records only (no padding)
 
     def rs(x):  # (G, n_grid, ...) -> (*shape, n_records, ...)
         return x.reshape(shape + x.shape[1:])[(slice(None),) * len(shape) + (sl,)]
