@@ -76,7 +76,7 @@ def test_api_appendix_lists_every_module():
     import metarep
 
     api = (ROOT / "book" / "api.md").read_text()
-    modules = {m.name for m in pkgutil.iter_modules(metarep.__path__, "metarep.")
+    modules = {m.name for m in pkgutil.walk_packages(metarep.__path__, "metarep.")
                if not m.name.split(".")[-1].startswith("_")}
     missing = sorted(m for m in modules if f".. automodule:: {m}\n" not in api)
     assert not missing, f"modules missing from book/api.md: {missing}"
