@@ -241,6 +241,101 @@ CASES += [
 ]
 
 
+# -- task variability and new tasks (metarep.studies.variability, .new_tasks) --------------
+
+def _variability_scan(key: str, values, eta: float = 1.0, scale: float = 1.0):
+    """A FinalScan with smooth closed-form values (no integration)."""
+    from metarep.studies.variability import FinalScan
+
+    x = np.asarray(values, dtype=float)
+    return FinalScan(key=key, values=x, eta=eta, eg=scale * (0.03 + 0.4 * x**2 + 0.01 * eta),
+                     oracle=scale * (0.01 + 0.38 * x**2), specialization=1.0 - 0.2 * x * eta,
+                     alpha_spec=30.0 + 80.0 * x**2, eg_test=scale * (0.05 + 0.3 * x),
+                     test_eta_in=1.0, test_steps=1)
+
+
+def _with_specialization(traj: Trajectory) -> Trajectory:
+    from metarep.observables import specialization_index
+
+    spec = np.asarray(specialization_index(traj.Q, traj.R, traj.T))
+    return traj.replace(observables={"specialization": spec})
+
+
+def _variability_spread_dynamics() -> Figure:
+    from metarep.studies.variability import plot_spread_dynamics
+
+    odes = {0.0: _with_specialization(specializing_run()),
+            0.3: _with_specialization(specializing_run()).replace(eg=specializing_run().eg + 0.05)}
+    sim = specializing_run(n_seeds=3)
+    sim = sim.replace(config=sim.config.replace(teacher_spread=0.3))
+    return plot_spread_dynamics(odes, {0.0: 0.0, 0.3: 0.04}, sim)
+
+
+def _variability_spread_floor() -> Figure:
+    from metarep.studies.variability import plot_spread_floor
+
+    grid = np.linspace(0.0, 0.6, 31)
+    scans = [_variability_scan("teacher_spread", np.linspace(0.0, 0.6, 4), eta)
+             for eta in (1.0, 0.3)]
+    return plot_spread_floor(scans, grid, 0.38 * grid**2)
+
+
+def _variability_readout() -> Figure:
+    from metarep.studies.variability import plot_readout
+
+    run = specializing_run()
+    run = run.replace(config=run.config.replace(v_mean=0.0, v_std=1.0))
+    odes = {0.0: run.replace(eg=np.full_like(run.eg, 1 / 3)), 1.0: run}
+    sims = {0.0: specializing_run(n_seeds=2), 1.0: specializing_run(n_seeds=2)}
+    scans = {e: _variability_scan("v_mean", [0.0, 0.5, 1.0, 2.0], scale=1.0 + 5 * (e == 0))
+             for e in (0.0, 1.0)}
+    return plot_readout(odes, sims, scans)
+
+
+def _variability_label_noise() -> Figure:
+    from metarep.studies.variability import plot_label_noise
+
+    return plot_label_noise([_variability_scan("label_noise", [0.0, 0.2, 0.4], eta)
+                             for eta in (1.0, 0.5)])
+
+
+def _new_tasks_adaptation() -> Figure:
+    from metarep.studies.new_tasks import plot_adaptation
+
+    steps = np.arange(6)
+    curves = {"meta-learned": 0.02 + 0.3 * 0.3**steps, "random": 0.4 - 0.001 * steps}
+    oracles = {"meta-learned": 0.02, "random": 0.39}
+    return plot_adaptation(steps, curves, oracles, {"meta-learned": (1, 0.11, 0.004),
+                                                    "random": (1, 0.4, 0.006)})
+
+
+def _new_tasks_few_shot() -> Figure:
+    from metarep.studies.new_tasks import FewShot, plot_few_shot
+
+    supports = (2, 5, 20, "inf")
+    res = {name: FewShot(supports, np.array(m), np.array([0.004, 0.003, 0.002, 0.001]),
+                         np.array([m, m]), np.full((2, 4), 0.003), 1, 1.0)
+           for name, m in (("meta-learned", [0.17, 0.11, 0.08, 0.07]),
+                           ("multi-task SGD", [0.30, 0.26, 0.24, 0.235]))}
+    return plot_few_shot(res, {"meta-learned": 0.07, "multi-task SGD": 0.236})
+
+
+CASES += [
+    FigureCase("variability_spread_dynamics",
+               "metarep.studies.variability.plot_spread_dynamics", _variability_spread_dynamics),
+    FigureCase("variability_spread_floor", "metarep.studies.variability.plot_spread_floor",
+               _variability_spread_floor),
+    FigureCase("variability_readout", "metarep.studies.variability.plot_readout",
+               _variability_readout),
+    FigureCase("variability_label_noise", "metarep.studies.variability.plot_label_noise",
+               _variability_label_noise),
+    FigureCase("new_tasks_adaptation", "metarep.studies.new_tasks.plot_adaptation",
+               _new_tasks_adaptation),
+    FigureCase("new_tasks_few_shot", "metarep.studies.new_tasks.plot_few_shot",
+               _new_tasks_few_shot),
+]
+
+
 # -- fingerprints of drawn data -------------------------------------------------------------
 
 def drawn_arrays(fig: Figure) -> dict[str, np.ndarray]:

@@ -157,7 +157,8 @@ def plot_spread_dynamics(odes: dict[float, Trajectory], floors: dict[float, floa
         for c, s in zip(colors, spreads):
             tr = odes[s]
             axes[0].plot(tr.alpha, tr.eg, color=c, label=rf"$\sigma_B = {s:g}$")
-            axes[0].axhline(floors[s], color=c, ls=":", lw=1.0)
+            if floors[s] > 0:                      # (no floor to draw on a log axis at 0)
+                axes[0].axhline(floors[s], color=c, ls=":", lw=1.0)
             axes[1].plot(tr.alpha, tr.observables["specialization"], color=c,
                          label=rf"$\sigma_B = {s:g}$")
         if sim is not None:
