@@ -15,6 +15,8 @@ and every record from the first diverged one on is set to NaN.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import NamedTuple
 
@@ -102,13 +104,16 @@ def _run_chunk(s0, hp, grid_t, dt, steps, first_order):
     return jax.vmap(one)(hp)
 
 
-def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 1024):
+def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 1024,
+          workers: int | None = None):
     """Integrate the ODE of ``cfg`` at every point of the outer-product ``grid``.
 
     grid: {key: 1-d values} with keys from :data:`SWEEPABLE` (``v_mean`` sets all readout
     means). alphas: record times (default cfg.record_alphas; must start at 0 or later — the
     state at α = 0 is prepended internally as in :func:`metarep.ode.integrate`). state0, T:
-    as in :func:`metarep.ode.integrate`. Grid points are vmapped in chunks of ``chunk``.
+    as in :func:`metarep.ode.integrate`. Grid points are vmapped in chunks of at most
+    ``chunk`` points, run concurrently by ``workers`` threads (default: one per available
+    core; a compiled XLA call runs outside the GIL).
     Returns a :class:`SweepResult`.
     """
     ode._check_support(cfg)
@@ -129,14 +134,24 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     hp = _batched_hyper(cfg, points, T)
     grid_t = jnp.asarray(ode.padded_grid(t))
     G = int(np.prod(shape))
-    size = min(chunk, G)
-    outs = []
-    for start in range(0, G, size):
-        # the last chunk is padded (repeating its last point) to keep one compiled shape
+    workers = max(1, min(workers or len(os.sched_getaffinity(0)), G))
+    size = min(chunk, -(-G // workers))
+
+    def part(start):
+        # every chunk has the same size (the last one repeats its last point): one compilation
         idx = np.minimum(np.arange(start, start + size), G - 1)
-        part = jax.tree_util.tree_map(lambda x: x[idx], hp)
-        out = _run_chunk(s0, part, grid_t, cfg.dt, cfg.inner_steps, cfg.first_order)
-        outs.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[:G - start], out))
+        return jax.tree_util.tree_map(lambda x: x[idx], hp)
+
+    compiled = _run_chunk.lower(s0, part(0), grid_t, cfg.dt, steps=cfg.inner_steps,
+                                first_order=cfg.first_order).compile()
+
+    def run(start):
+        out = compiled(s0, part(start), grid_t, cfg.dt)
+        return jax.tree_util.tree_map(lambda x: np.asarray(x)[:G - start], out)
+
+    starts = list(range(0, G, size))
+    with ThreadPoolExecutor(max_workers=workers) as pool:   # XLA releases the GIL
+        outs = list(pool.map(run, starts))
     states, eg, extra, bad = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *outs)
     sl = slice(1 if drop_first else 0, len(t))       # requested records only (no padding)
 
