@@ -222,10 +222,11 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
     """Φ (K, K) of dQ/dα = … + (η²/b) Φ.
 
     Φ_kl = Σ_pq ⟨a′_k a′_l c_p c_q⟩_v I4[k,l,p,q] + σ² ⟨a′_k a′_l⟩_v J2(Q)_kl with
-    c = (a′, −v), a′ = P a + L v. The vector u = (a′, c) is affine in v, u = μ + U (v − v̄),
-    so its fourth moments follow from Isserlis' theorem with Σ = σ_v² U Uᵀ:
-    ⟨u_i u_j u_r u_s⟩ = μ_iμ_jμ_rμ_s + Σ_ij μ_rμ_s + Σ_ir μ_jμ_s + Σ_is μ_jμ_r + Σ_jr μ_iμ_s
-    + Σ_js μ_iμ_r + Σ_rs μ_iμ_j + Σ_ijΣ_rs + Σ_irΣ_js + Σ_isΣ_jr.
+    c = (a′, −v), a′ = P a + L v. Since a′_k = c_k, all four factors are entries of c, which
+    is affine in v: c = μ + U (v − v̄), U = (L; −I). Its fourth moments follow from Isserlis'
+    theorem with S = Cov(c) = σ_v² U Uᵀ:
+    ⟨c_i c_j c_r c_s⟩ = μ_iμ_jμ_rμ_s + S_ij μ_rμ_s + S_ir μ_jμ_s + S_is μ_jμ_r + S_jr μ_iμ_s
+    + S_js μ_iμ_r + S_rs μ_iμ_j + S_ijS_rs + S_irS_js + S_isS_jr.
     The adapted head's dependence on v (through L) and on the task's fields (through D^τ)
     is included. Both factors are symmetric under k ↔ l and p ↔ q, so only the pairs k ≤ l,
     p ≤ q are evaluated (weight 2 for p < q): a third of the I4 integrals of the full tensor.
@@ -234,8 +235,6 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
     P, L = inner_loop(b.C, b.D, eta_in, steps)
     K, M = L.shape
     n = K + M
-    # c = (a′, −v) = μ + U (v − v̄) and a′ = c[:K]: one mean vector and one covariance
-    # S = σ_v² U Uᵀ serve both (S[:K, :K] = Cov(a′), S[:K, :] = Cov(a′, c))
     mu = jnp.concatenate([P @ a + L @ dist.v_bar, -dist.v_bar])      # (n,)
     U = jnp.concatenate([L, -jnp.eye(M, dtype=L.dtype)], axis=0)     # (n, M)
     S = dist.v_std**2 * U @ U.T                                      # (n, n)
