@@ -173,6 +173,58 @@ CASES += [
 ]
 
 
+# -- chapter "Over-parameterization" (metarep.studies.overparameterization)
+
+def _overparam_ensemble(K: int, n_seeds: int = 3):
+    """Closed-form runs of width K (M = 2), shaped like specializing_run, one per seed with
+    the switch shifted by the seed."""
+    from metarep.studies.overparameterization import Ensemble
+
+    runs = [specializing_run(K=K, M=2, alpha_max=40.0) for _ in range(n_seeds)]
+    shift = np.arange(n_seeds)[:, None]
+    alpha = runs[0].alpha
+    spec = 1.0 / (1.0 + np.exp(-(alpha[None] - 12.0 - 2.0 * shift - K)))
+    eg = 0.001 * K + 0.1 * (1 - spec)
+    stack = lambda name: np.stack([getattr(r, name) for r in runs])  # noqa: E731
+    return Ensemble(np.arange(n_seeds), alpha, eg, spec, 0.8 * eg, stack("Q"), stack("R"),
+                    stack("a"), runs[0].config.replace(K=K), np.eye(2))
+
+
+def _overparam_dynamics() -> Figure:
+    from metarep.studies.overparameterization import plot_width_dynamics
+
+    ens = [_overparam_ensemble(K) for K in (2, 4)]
+    sim = specializing_run(n_seeds=2, K=4, M=2, alpha_max=40.0, records=21)
+    return plot_width_dynamics(ens, sim, ens[1].select([0, 1]))
+
+
+def _overparam_roles() -> Figure:
+    from metarep.studies.overparameterization import UnitRoles, plot_unit_roles
+
+    cos = np.array([[0.99, 0.05], [-0.95, 0.1], [0.3, 0.6], [0.02, 0.98]])
+    roles = UnitRoles(cos, np.array([1.0, 0.8, 0.05, 1.1]), np.array([0, 0, 1, 1]),
+                      np.array([1.0, -1.0, 1.0, 1.0]), np.array([0.5, -0.4, 0.02, 0.9]),
+                      np.array([0.3, 0.2, 0.005, 0.495]),
+                      np.array(["copy", "copy", "inactive", "copy"]))
+    return plot_unit_roles([roles, roles])
+
+
+def _overparam_width() -> Figure:
+    from metarep.studies.overparameterization import plot_width_dependence
+
+    return plot_width_dependence([_overparam_ensemble(K) for K in (2, 4, 6)])
+
+
+CASES += [
+    FigureCase("overparam_dynamics",
+               "metarep.studies.overparameterization.plot_width_dynamics", _overparam_dynamics),
+    FigureCase("overparam_roles", "metarep.studies.overparameterization.plot_unit_roles",
+               _overparam_roles),
+    FigureCase("overparam_width",
+               "metarep.studies.overparameterization.plot_width_dependence", _overparam_width),
+]
+
+
 # -- dynamics and symmetry-breaking chapters (metarep.studies.dynamics, .symmetry) ---------
 
 def _dynamics() -> Figure:

@@ -1,0 +1,292 @@
+r"""Over-parameterized meta-learners, K > M (book chapter "Over-parameterization").
+
+The ODE of :mod:`metarep.ode` is integrated for several widths K of the meta-learner, each
+from the random initial states of a few seeds (the same microscopic initial states as the
+simulator's, :func:`metarep.ode.initial_state`), vmapped over the seeds: one compilation per
+K. At the end of meta-training every hidden unit is classified by :func:`unit_roles`:
+
+* its teacher m_k = argmax_m |cos_km| and sign s_k = sign(cos_{k m_k}) — g is odd, so a unit
+  aligned with −B_m and a head of opposite sign computes the same function;
+* its mean adapted head ⟨a′_k⟩ = (P_S a + L_S v̄)_k (book equation ``eq-inner-loop``);
+* its share of the output, ⟨a′_k⟩² C_kk / Σ_l ⟨a′_l⟩² C_ll (C = I2(Q): the mean-square
+  output of unit k over the share of all units);
+* its role: ``inactive`` (share < ``inactive``), ``copy`` (|cos| ≥ ``align``) of teacher
+  m_k, or ``mixed``.
+
+Figures: :func:`plot_width_dynamics`, :func:`plot_unit_roles`, :func:`plot_width_dependence`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from metarep import metaloss, ode, observables
+from metarep.plotting import ALPHA_LABEL, draw_sim, style, unit_colors
+from metarep.studies.hyperparameters import TSPEC_LABEL, time_to_specialize
+from metarep.trajectory import Trajectory
+
+#: |cos| from which a unit counts as a copy of its teacher unit (:func:`unit_roles`).
+ALIGN = 0.9
+#: Output share below which a unit counts as inactive (:func:`unit_roles`).
+INACTIVE = 0.01
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """ODE runs of one configuration from the initial states of several seeds.
+
+    K, M; seeds (s,); alpha (n,); eg, specialization, oracle (s, n) — meta-test error,
+    specialization index, oracle-head error; Q (s, n, K, K), R (s, n, K, M), a (s, n, K);
+    config: the configuration (its ``seed`` is ignored); T (M, M).
+    """
+
+    seeds: np.ndarray
+    alpha: np.ndarray
+    eg: np.ndarray
+    specialization: np.ndarray
+    oracle: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    a: np.ndarray
+    config: object
+    T: np.ndarray
+
+    @property
+    def K(self) -> int:
+        return self.Q.shape[-1]
+
+    @property
+    def M(self) -> int:
+        return self.R.shape[-1]
+
+    @property
+    def t_spec(self) -> np.ndarray:
+        """Time to specialize of each seed's run (∞ if not by α_max), (s,)."""
+        return time_to_specialize(self.alpha, self.specialization)
+
+    @property
+    def final_error(self) -> np.ndarray:
+        """Meta-test error at α_max of each seed's run, (s,)."""
+        return self.eg[:, -1]
+
+    def select(self, seeds) -> "Ensemble":
+        """The runs of some of the seeds (in the given order)."""
+        idx = [int(np.flatnonzero(self.seeds == s)[0]) for s in seeds]
+        return Ensemble(self.seeds[idx], self.alpha, self.eg[idx], self.specialization[idx],
+                        self.oracle[idx], self.Q[idx], self.R[idx], self.a[idx], self.config,
+                        self.T)
+
+    def trajectory(self, i: int) -> Trajectory:
+        """The run of the i-th seed as a :class:`~metarep.trajectory.Trajectory`."""
+        return Trajectory(self.alpha, self.Q[i], self.R[i], self.a[i], self.eg[i],
+                          observables={"specialization": self.specialization[i],
+                                       "eg_oracle": self.oracle[i]},
+                          config=self.config.replace(seed=int(self.seeds[i])), T=self.T)
+
+
+def ode_ensemble(cfg, seeds, alphas=None) -> Ensemble:
+    """Integrate the ODE of ``cfg`` from the random initial state of every seed in ``seeds``
+    (vmapped: one compilation per (K, M, S, first_order)); records at ``alphas`` (default
+    cfg.record_alphas, must start at 0). Raises :class:`~metarep.errors.DivergenceError` via
+    :func:`metarep.ode.integrate`'s criterion if a run diverges."""
+    from metarep.errors import DivergenceError
+
+    seeds = np.asarray(list(seeds), dtype=int)
+    grid = np.asarray(cfg.record_alphas if alphas is None else alphas, dtype=float)
+    if grid[0] != 0.0:
+        raise ValueError("ode_ensemble records must start at alpha = 0")
+    starts = [ode.initial_state(cfg.replace(seed=int(s))) for s in seeds]
+    s0 = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *[st for st, _ in starts])
+    T = starts[0][1]
+    hp = ode.hyper(cfg, T)
+    run = jax.vmap(lambda s: ode.solve_and_observe(s, hp, jnp.asarray(grid), cfg.dt,
+                                                   cfg.inner_steps, cfg.first_order))
+    states, eg, extra = run(s0)
+    bad = np.asarray(jax.vmap(lambda st, e: ode.diverged(st, e, hp.dist))(states, eg))
+    if bad.any():
+        i = int(np.argmax(bad.any(axis=1)))
+        raise DivergenceError(f"ODE run of seed {seeds[i]} (K = {cfg.K}) diverged at "
+                              f"α = {grid[int(np.argmax(bad[i]))]:.4g}")
+    Q, R, a = (np.asarray(x) for x in states)
+    return Ensemble(seeds, grid, np.asarray(eg), np.asarray(extra["specialization"]),
+                    np.asarray(extra["eg_oracle"]), Q, R, a, cfg, np.asarray(T))
+
+
+@dataclass(frozen=True)
+class UnitRoles:
+    """What each hidden unit does at one state (see the module docstring).
+
+    cos (K, M); norm Q_kk (K,); teacher m_k (K,); sign s_k (K,); adapted_head ⟨a′_k⟩ (K,);
+    share (K,) summing to 1; role (K,) of "copy", "mixed", "inactive".
+    """
+
+    cos: np.ndarray
+    norm: np.ndarray
+    teacher: np.ndarray
+    sign: np.ndarray
+    adapted_head: np.ndarray
+    share: np.ndarray
+    role: np.ndarray
+
+    @property
+    def copies(self) -> np.ndarray:
+        """Number of active copies of each teacher unit, (M,)."""
+        M = self.cos.shape[1]
+        return np.array([np.sum((self.role == "copy") & (self.teacher == m)) for m in range(M)])
+
+    def head_per_teacher(self) -> np.ndarray:
+        """Σ over the copies of teacher m of s_k ⟨a′_k⟩: how the adapted readout of each
+        teacher unit is split among its copies, (M,)."""
+        M = self.cos.shape[1]
+        signed = self.sign * self.adapted_head
+        return np.array([signed[(self.role == "copy") & (self.teacher == m)].sum()
+                         for m in range(M)])
+
+
+def unit_roles(Q, R, a, cfg, T=None, align: float = ALIGN,
+               inactive: float = INACTIVE) -> UnitRoles:
+    """Classify the hidden units at the state (Q (K,K), R (K,M), a (K,)) of a run of ``cfg``
+    (inner rate and steps, task distribution; T defaults to the identity)."""
+    Q, R, a = (np.asarray(x, dtype=float) for x in (Q, R, a))
+    T = np.eye(R.shape[1]) if T is None else np.asarray(T, dtype=float)
+    dist = metaloss.task_dist(cfg, T)
+    b = metaloss.blocks(jnp.asarray(Q), jnp.asarray(R), dist)
+    P, L = metaloss.inner_loop(b.C, b.D, cfg.eta_in, cfg.inner_steps)
+    head = np.asarray(P @ a + L @ dist.v_bar)
+    cos = np.asarray(observables.cosines(Q, R, T))
+    K = Q.shape[0]
+    teacher = np.abs(cos).argmax(axis=1)
+    sign = np.sign(cos[np.arange(K), teacher])
+    power = head**2 * np.diag(np.asarray(b.C))
+    share = power / power.sum()
+    role = np.where(share < inactive, "inactive",
+                    np.where(np.abs(cos[np.arange(K), teacher]) >= align, "copy", "mixed"))
+    return UnitRoles(cos, np.diag(Q).copy(), teacher, sign, head, share, role)
+
+
+def role_counts(ens: Ensemble, align: float = ALIGN, inactive: float = INACTIVE) -> dict:
+    """Roles of the units at α_max over the seeds of an ensemble: ``copy``, ``mixed``,
+    ``inactive`` → number of such units per seed (s,), and ``min_copies`` → the smallest
+    number of copies of any teacher unit per seed (s,); 0 means a teacher unit is missed."""
+    roles = [unit_roles(ens.Q[i, -1], ens.R[i, -1], ens.a[i, -1], ens.config, ens.T, align,
+                        inactive) for i in range(len(ens.seeds))]
+    out = {name: np.array([np.sum(r.role == name) for r in roles])
+           for name in ("copy", "mixed", "inactive")}
+    out["min_copies"] = np.array([r.copies.min() for r in roles])
+    return out
+
+
+# -- figures ------------------------------------------------------------------------------------
+
+def _width_colors(n: int):
+    return plt.get_cmap("viridis")(np.linspace(0.0, 0.85, n))
+
+
+def plot_width_dynamics(ensembles: list[Ensemble], sim: Trajectory | None = None,
+                        sim_theory: Ensemble | None = None, seed_index: int = 0):
+    """Meta-test error and specialization index against α for several widths K (theory:
+    the run of ``ensembles[j]``'s ``seed_index``-th seed). ``sim``: a simulation (seed mean
+    ± s.e. markers) with ``sim_theory``, the ODE from the same seeds' initial states (dashed:
+    mean over those seeds)."""
+    with style():
+        fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.0))
+        for ens, c in zip(ensembles, _width_colors(len(ensembles))):
+            lab = f"$K = {ens.K}$"
+            axes[0].plot(ens.alpha, ens.eg[seed_index], color=c, label=lab)
+            axes[1].plot(ens.alpha, ens.specialization[seed_index], color=c, label=lab)
+        if sim is not None:
+            mean, sem = sim.seed_mean(), sim.seed_sem()
+            spec = np.asarray(observables.specialization_index(sim.Q, sim.R, sim.T))
+            sm = spec.mean(0)
+            ss = spec.std(0, ddof=1) / np.sqrt(spec.shape[0])
+            lab = (f"simulation $K = {sim.K}$, $N = {sim.config.N}$, "
+                   f"{len(sim.seeds)} seeds")
+            draw_sim(axes[0], mean.alpha, mean.eg, sem.eg, "C3", lab)
+            draw_sim(axes[1], mean.alpha, sm, ss, "C3", lab)
+            if sim_theory is not None:
+                th = "theory, same initial states"
+                axes[0].plot(sim_theory.alpha, sim_theory.eg.mean(0), "C3--", lw=1.0,
+                             label=th)
+                axes[1].plot(sim_theory.alpha, sim_theory.specialization.mean(0), "C3--",
+                             lw=1.0, label=th)
+        axes[0].set_yscale("log")
+        axes[0].set_ylabel(r"meta-test error $\epsilon_g$")
+        axes[1].set_ylabel("specialization index")
+        axes[1].set_ylim(-0.02, 1.02)
+        for ax in axes:
+            ax.set_xlabel(ALPHA_LABEL)
+        axes[0].legend(fontsize=6.5)
+    return fig
+
+
+def plot_unit_roles(roles: list[UnitRoles]):
+    """For each state: the signed cosines of every unit with every teacher unit (heatmap),
+    and each unit's share of the output, coloured by its teacher, hatched if mixed, grey if
+    inactive."""
+    n = len(roles)
+    Kmax = max(r.cos.shape[0] for r in roles)
+    with style():
+        fig, axes = plt.subplots(2, n, figsize=(2.6 * n + 0.6, 1.2 + 0.45 * Kmax + 1.8),
+                                 squeeze=False, height_ratios=[0.45 * Kmax + 0.6, 1.8])
+        for j, r in enumerate(roles):
+            K, M = r.cos.shape
+            colors = unit_colors(M)
+            ax = axes[0, j]
+            im = ax.imshow(r.cos, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+            for k in range(K):
+                for m in range(M):
+                    ax.text(m, k, f"{r.cos[k, m]:.2f}", ha="center", va="center", fontsize=6.5,
+                            color="w" if abs(r.cos[k, m]) > 0.6 else "k")
+            ax.set_xticks(range(M), [f"$m={m}$" for m in range(M)])
+            ax.set_yticks(range(K), [f"$k={k}$" for k in range(K)])
+            ax.set_title(f"$K = {K}$: cosines", fontsize=8)
+            ax = axes[1, j]
+            for k in range(K):
+                inactive = r.role[k] == "inactive"
+                ax.bar(k, r.share[k], color="0.75" if inactive else colors[r.teacher[k]],
+                       hatch="//" if r.role[k] == "mixed" else None, edgecolor="k", lw=0.5)
+            ax.set_xticks(range(K), [str(k) for k in range(K)])
+            ax.set_xlabel("hidden unit $k$")
+            ax.set_ylim(0, 1)
+            if j == 0:
+                ax.set_ylabel("share of the output")
+        fig.colorbar(im, ax=axes[0, :].tolist(), label="cosine", shrink=0.8)
+    return fig
+
+
+def plot_width_dependence(ensembles: list[Ensemble]):
+    """Time to specialize and final errors (meta-test and oracle) against K/M: one point per
+    seed's initial state (dots), and their mean (line)."""
+    r = np.array([e.K / e.M for e in ensembles])
+    with style():
+        fig, axes = plt.subplots(1, 2, figsize=(7.4, 2.8))
+        ts = [e.t_spec for e in ensembles]
+        for x, t in zip(r, ts):
+            axes[0].plot(np.full(len(t), x), t, ".", color="0.5", ms=4)
+        axes[0].plot(r, [np.mean(t) for t in ts], "k-o", mfc="white", ms=4,
+                     label="mean over initial states")
+        axes[0].set_xlabel("width ratio $K/M$")
+        axes[0].set_ylabel(TSPEC_LABEL)
+        axes[0].set_ylim(bottom=0)
+        axes[0].legend()
+        for name, get, c in (("meta-test error", lambda e: e.final_error, "k"),
+                             ("oracle head", lambda e: e.oracle[:, -1], "C0")):
+            vals = [get(e) for e in ensembles]
+            for x, v in zip(r, vals):
+                axes[1].plot(np.full(len(v), x), v, ".", color=c, alpha=0.5, ms=4)
+            axes[1].plot(r, [np.exp(np.mean(np.log(v))) for v in vals], "-o", color=c,
+                         mfc="white", ms=4, label=f"{name} (geometric mean)")
+        axes[1].set_yscale("log")
+        axes[1].set_xlabel("width ratio $K/M$")
+        axes[1].set_ylabel(r"error at $\alpha_\mathrm{max}$")
+        axes[1].legend()
+    return fig
+
+
+__all__ = ["ALIGN", "INACTIVE", "Ensemble", "ode_ensemble", "UnitRoles", "unit_roles",
+           "role_counts", "plot_width_dynamics", "plot_unit_roles", "plot_width_dependence"]
