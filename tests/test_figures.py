@@ -388,6 +388,65 @@ CASES += [
 ]
 
 
+# -- chapters "Does the theory hold?" and "Finite-size effects" (metarep.verification); data:
+#    fixed arrays and the closed-form runs of specializing_run
+
+def _verif(name: str):
+    from metarep import verification
+
+    return getattr(verification, name)
+
+
+def _verif_drift() -> Figure:
+    DC = _verif("DriftComparison")
+    names = _verif("entry_names")(2, 2)
+    theory = np.linspace(-0.4, 0.6, len(names))
+    sem = 0.01 + 0.002 * np.arange(len(names))
+    wiggle = np.sin(np.arange(len(names)))
+    return _verif("plot_drift")([DC(names, theory, theory + 1.5 * sem * wiggle, sem, 1000, "full"),
+                                 DC(names, -theory, -theory + sem * wiggle, sem, 1000, "first")])
+
+
+def _verif_trajectories() -> Figure:
+    return _verif("plot_trajectories")(specializing_run(),
+                                       {500: specializing_run(n_seeds=3),
+                                        2000: specializing_run(n_seeds=4)})
+
+
+def _verif_deviation() -> Figure:
+    N = np.array([250.0, 700.0, 2000.0])
+    rms = 0.25 / np.sqrt(N) * np.array([1.0, 1.1, 0.95])
+    return _verif("plot_deviation")(_verif("Deviation")(N, rms, 0.08 * rms, 0.1 * rms,
+                                                        0.01 * rms, rms, np.ones(3), rms))
+
+
+def _verif_finite_size(ode_specializes: bool = True):
+    N = np.array([125.0, 350.0, 1000.0])
+    alpha = np.linspace(0.0, 20.0, 41)
+    shifts = [np.array([8.0, 9.0, 10.0]) + 1.5 * np.log(n / 125.0) for n in N]
+    spec = [1 / (1 + np.exp(-(alpha[None] - t[:, None]))) for t in shifts]
+    curves = [np.exp(alpha / 10) / np.sqrt(n) for n in N]
+    dev = 0.3 / np.sqrt(N)
+    t_ode = [t + 0.5 if ode_specializes else np.full(3, np.inf) for t in shifts]
+    return _verif("FiniteSize")(N, alpha, 5.0, curves, dev, 0.1 * dev, shifts, t_ode, spec,
+                                [s * 0.9 if ode_specializes else 0 * s for s in spec])
+
+
+CASES += [
+    FigureCase("verification_drift", "metarep.verification.plot_drift", _verif_drift),
+    FigureCase("verification_trajectories", "metarep.verification.plot_trajectories",
+               _verif_trajectories),
+    FigureCase("verification_deviation", "metarep.verification.plot_deviation",
+               _verif_deviation),
+    FigureCase("finite_size_runs", "metarep.verification.plot_finite_size_runs",
+               lambda: _verif("plot_finite_size_runs")(_verif_finite_size(False))),
+    FigureCase("finite_size_scaling", "metarep.verification.plot_finite_size_scaling",
+               lambda: _verif("plot_finite_size_scaling")(_verif_finite_size())),
+    FigureCase("finite_size_scaling_symmetric", "metarep.verification.plot_finite_size_scaling",
+               lambda: _verif("plot_finite_size_scaling")(_verif_finite_size(False))),
+]
+
+
 # -- fingerprints of drawn data -------------------------------------------------------------
 
 def drawn_arrays(fig: Figure) -> dict[str, np.ndarray]:

@@ -478,13 +478,17 @@ def plot_finite_size_scaling(fs: FiniteSize):
                 B, B_se, c = fs.plateau_fit(which)
                 ax.plot(grid, c + B * np.log(grid), color=col, lw=0.9,
                         ls="-" if which == "sim" else "--",
-                        label=rf"fit: ${B:.2f}\,\ln N$ + const")
+                        label=rf"fit: $({B:.1f}\pm{B_se:.1f})\,\ln N$ + const")
+            elif not any(np.isfinite(t).any() for t in ts):
+                ax.text(0.03, 0.97, f"{label}:\nno specialization up to "
+                        rf"$\alpha = {fs.alpha[-1]:g}$", transform=ax.transAxes, fontsize=7.5,
+                        color=col, va="top")
         ax.set_xscale("log")
         ax.set_xticks(fs.N, [f"{int(n)}" for n in fs.N])
         ax.minorticks_off()
         ax.set_xlabel("input dimension $N$")
         ax.set_ylabel(r"time to specialize $\alpha_\mathrm{spec}$")
-        ax.legend()
+        ax.legend(loc="lower right")
     return fig
 
 
