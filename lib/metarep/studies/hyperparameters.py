@@ -98,10 +98,10 @@ class RateGrid:
     """ODE runs on the outer-product grid of some hyper-parameters, with derived quantities.
 
     names: swept keys (e.g. ("eta", "eta_in")); values: one 1-d array per key; label: legend
-    text; alpha (n,); with shape = the lengths of the axes: eg, specialization, stiffness
-    (η_in λ_max(C)), norm (mean Q_kk) of shape (*shape, n), NaN from a run's first diverged
-    record on; diverged (*shape,) bool; final state Q (*shape, K, K), R (*shape, K, M),
-    a (*shape, K) at α_max.
+    text; alpha (n,). With G the lengths of the axes: eg, specialization, stiffness
+    (η_in λ_max(C)) and norm (mean Q_kk) of shape (G, n), NaN from a run's first diverged
+    record on; diverged (G,) bool; the final state at α_max, Q (G, K, K), R (G, K, M),
+    a (G, K).
     """
 
     names: tuple
@@ -119,12 +119,12 @@ class RateGrid:
 
     @property
     def final_error(self) -> np.ndarray:
-        """Meta-test error at α_max (NaN for diverged runs), shape (*shape,)."""
+        """Meta-test error at α_max (NaN for diverged runs), shape (G,)."""
         return self.eg[..., -1]
 
     @property
     def t_spec(self) -> np.ndarray:
-        """Time to specialize (:func:`time_to_specialize`; ∞ if not by α_max), (*shape,)."""
+        """Time to specialize (:func:`time_to_specialize`; ∞ if not by α_max), shape (G,)."""
         return time_to_specialize(self.alpha, self.specialization)
 
     def axis(self, name: str) -> np.ndarray:

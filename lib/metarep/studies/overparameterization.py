@@ -5,12 +5,12 @@ from the random initial states of a few seeds (the same microscopic initial stat
 simulator's, :func:`metarep.ode.initial_state`), vmapped over the seeds: one compilation per
 K. At the end of meta-training every hidden unit is classified by :func:`unit_roles`:
 
-* its teacher m_k = argmax_m |cos_km| and sign s_k = sign(cos_{k m_k}) — g is odd, so a unit
+* its teacher m_k = argmax_m abs(cos_km) and sign s_k = sign(cos_{k m_k}) — g is odd, so a unit
   aligned with −B_m and a head of opposite sign computes the same function;
 * its mean adapted head ⟨a′_k⟩ = (P_S a + L_S v̄)_k (book equation ``eq-inner-loop``);
-* its share of the output, ⟨a′_k⟩² C_kk / Σ_l ⟨a′_l⟩² C_ll (C = I2(Q): the mean-square
-  output of unit k over the share of all units);
-* its role: ``inactive`` (share < ``inactive``), ``copy`` (|cos| ≥ ``align``) of teacher
+* its share of the output, ⟨a′_k⟩² C_kk / Σ_l ⟨a′_l⟩² C_ll with C = I2(Q), where
+  ⟨a′_k⟩² C_kk is the mean-square output of unit k with the mean adapted head;
+* its role: ``inactive`` (share < ``inactive``), ``copy`` (abs(cos) ≥ ``align``) of teacher
   m_k, or ``mixed``.
 
 Figures: :func:`plot_width_dynamics`, :func:`plot_unit_roles`, :func:`plot_width_dependence`.
@@ -30,7 +30,7 @@ from metarep.plotting import ALPHA_LABEL, draw_sim, style, unit_colors
 from metarep.studies.hyperparameters import TSPEC_LABEL, time_to_specialize
 from metarep.trajectory import Trajectory
 
-#: |cos| from which a unit counts as a copy of its teacher unit (:func:`unit_roles`).
+#: Absolute cosine from which a unit counts as a copy of its teacher (:func:`unit_roles`).
 ALIGN = 0.9
 #: Output share below which a unit counts as inactive (:func:`unit_roles`).
 INACTIVE = 0.01
