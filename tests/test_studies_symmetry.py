@@ -35,6 +35,16 @@ def test_fit_log_law():
     assert sym.fit_log_law(x, t, slope=3.0) == pytest.approx((3.0, 2.0))
 
 
+def test_fit_group_means_recovers_line_and_error():
+    """Exact means on a line; the slope's s.e. equals the textbook weighted formula."""
+    x = np.array([0.0, 1.0, 2.0])
+    dev = np.array([-1.0, 0.0, 1.0])                  # sample std 1, sem 1/√3 per group
+    samples = (2.0 * x + 1.0)[:, None] + dev[None, :]
+    slope, se, c = sym.fit_group_means(x, samples)
+    assert (slope, c) == pytest.approx((2.0, 1.0))
+    assert se == pytest.approx(np.sqrt((1 / 3) / 2.0))  # σ²/Σ(x − x̄)²
+
+
 def test_modes_classifies_parity():
     """J built from known eigenvectors: two odd (δR ∝ [[1, −1], [−1, 1]] growing, δR ∝
     [[1, −1], [1, −1]] decaying), seven even."""

@@ -261,6 +261,22 @@ def fit_log_law(x, t, slope=None):
     return float(slope), float(np.mean(t[ok] - slope * x[ok]))
 
 
+def fit_group_means(x, samples):
+    """Weighted least-squares line through the group means of ``samples`` (G, n) at x (G,),
+    weights 1/s.e.² of each mean. Returns (slope, standard error of the slope, intercept)."""
+    x = np.asarray(x, dtype=float)
+    samples = np.asarray(samples, dtype=float)
+    n = np.isfinite(samples).sum(axis=1)
+    mean = np.nanmean(samples, axis=1)
+    sem = np.nanstd(samples, axis=1, ddof=1) / np.sqrt(n)
+    w = 1.0 / sem**2
+    xw = (w * x).sum() / w.sum()
+    sxx = (w * (x - xw) ** 2).sum()
+    slope = (w * (x - xw) * mean).sum() / sxx
+    intercept = (w * mean).sum() / w.sum() - slope * xw
+    return float(slope), float(np.sqrt(1.0 / sxx)), float(intercept)
+
+
 # -- escape from a random initialisation at finite N ------------------------------------------
 
 def size_scan_ode(cfg: Config, Ns, seeds, alphas):
@@ -359,17 +375,18 @@ def plot_escape(scan: EscapeScan, rate: float, intercept: float):
     return fig
 
 
-def plot_size_scaling(Ns, t_ode, t_sim, rate: float, intercept: float):
+def plot_size_scaling(Ns, t_ode, t_sim, rate: float, intercept: float,
+                      rate_name: str = r"\lambda"):
     """Specialization time vs N (log axis): ODE from random finite-N initial states (mean ±
     s.e. over seeds, line-free markers), simulations (mean ± s.e.), and the line
     (1/2λ) ln N + ``intercept``. t_ode (len(Ns), seeds), t_sim (len(Ns_sim), seeds) with
-    ``t_sim = (Ns_sim, times)`` or None."""
+    ``t_sim = (Ns_sim, times)`` or None. ``rate_name``: TeX name of the rate in the legend."""
     Ns = np.asarray(Ns, dtype=float)
     with style():
         fig, ax = plt.subplots(figsize=(4.6, 3.2))
         nn = np.geomspace(Ns.min() / 1.5, Ns.max() * 1.5, 50)
         ax.plot(nn, np.log(nn) / (2 * rate) + intercept, color="k",
-                label=rf"$\frac{{1}}{{2\lambda}}\ln N$ + const, $\lambda = {rate:.3g}$")
+                label=rf"$\frac{{1}}{{2{rate_name}}}\ln N$ + const, ${rate_name} = {rate:.3g}$")
 
         def stats(t):
             n = np.isfinite(t).sum(axis=1)
@@ -394,5 +411,6 @@ def plot_size_scaling(Ns, t_ode, t_sim, rate: float, intercept: float):
 
 __all__ = ["state_vector", "state_from_vector", "symmetry_breaking", "plateau_fixed_point",
            "plateau_state", "Modes", "modes", "local_modes", "EscapeScan", "escape_scan", "fit_log_law",
+           "fit_group_means",
            "size_scan_ode", "size_scan_sim", "plot_spectrum", "plot_escape",
            "plot_size_scaling"]
