@@ -1,7 +1,8 @@
 r"""Does the theory hold? The ODE against the microscopic process (book chapter "Does the
-theory hold?", SPEC §3 checks 2 and 4).
+theory hold?", SPEC §3 checks 2 and 4), and how finite-N simulations approach it (chapter
+"Finite-size effects").
 
-Two comparisons, each a pure computation followed by one figure function:
+Three comparisons, each a pure computation followed by figure functions:
 
 * **Drift test** (:func:`drift_comparison`, :func:`plot_drift`). At a fixed microscopic state
   (W, a), n independent single meta-training steps of the simulator
@@ -20,6 +21,13 @@ Two comparisons, each a pure computation followed by one figure function:
   seed noise. :func:`trajectory_deviation` returns, per N, the RMS deviation of single runs'
   overlaps (with its standard error across seeds) and the largest deviation of the seed-mean
   meta-test error in units of its standard error.
+
+* **Finite-size effects** (:func:`finite_size`, :func:`plot_finite_size_runs`,
+  :func:`plot_finite_size_scaling`; book chapter "Finite-size effects"). Each run against the
+  ODE started from its own initial order parameters (:func:`own_ode`): the RMS deviation over
+  an early window (O(1/√N)), its √N-scaled time course (amplified on the plateau), and the
+  specialization times of runs and ODEs with the fit α_spec = c + B ln N
+  (:meth:`FiniteSize.plateau_fit`).
 """
 
 from __future__ import annotations
@@ -493,7 +501,7 @@ def plot_finite_size_scaling(fs: FiniteSize):
 
 
 __all__ = ["DriftComparison", "entry_names", "flatten_entries", "drift_comparison",
-           "plot_drift", "simulate_sizes", "Deviation", "loglog_slope", "state_error", "trajectory_deviation",
-           "plot_trajectories", "plot_deviation",
-           "own_ode", "specialization", "FiniteSize", "finite_size", "plot_finite_size_runs",
+           "plot_drift", "simulate_sizes", "Deviation", "loglog_slope", "state_error",
+           "trajectory_deviation", "plot_trajectories", "plot_deviation", "own_ode",
+           "specialization", "FiniteSize", "finite_size", "plot_finite_size_runs",
            "plot_finite_size_scaling"]
