@@ -38,9 +38,18 @@ ALPHA_LABEL = r"$\alpha$ (tasks / $N$)"
 
 @contextmanager
 def style():
-    """Context manager applying :data:`STYLE` (figures keep it after they are made)."""
-    with mpl.rc_context(STYLE):
+    """Context manager applying :data:`STYLE` (figures keep it after they are made).
+
+    Only the keys of :data:`STYLE` are restored on exit. (``matplotlib.rc_context`` restores
+    every parameter: when the first figure of a Jupyter kernel is made inside it, the inline
+    backend's activation is undone on exit, and every later figure is silently dropped.)
+    """
+    saved = {key: mpl.rcParams[key] for key in STYLE}
+    mpl.rcParams.update(STYLE)
+    try:
         yield
+    finally:
+        mpl.rcParams.update(saved)
 
 
 def unit_colors(n: int) -> list:
