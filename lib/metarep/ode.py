@@ -172,6 +172,7 @@ def inner_loop_unstable(Q, eta_in) -> bool:
     return bool(eta_in * np.linalg.eigvalsh((C + C.T) / 2).max() >= 2.0)
 
 
+@jax.jit
 def diverged(states: State, eg, dist: TaskDist):
     """Mask (..., n) of diverged records: non-finite state or error, or eg > EG_BLOWUP × the
     error of the zero predictor (:func:`metarep.metaloss.zero_predictor_error`); shapes:
