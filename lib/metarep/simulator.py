@@ -19,10 +19,20 @@ and updates the body W (K, N) and the head initialisation on b fresh query sampl
 
 The gradients come from automatic differentiation of ℓ through the inner loop (the full
 meta-gradient, second-order MAML term included); with ``first_order`` a′ is held fixed
-(``stop_gradient``) and the head initialisation moves along ∂ℓ/∂a′. Time is α = steps/N.
+(``stop_gradient``) and the head initialisation moves along ∂ℓ/∂a′. ℓ depends on W only
+through the fields λ = X Wᵀ/√N and (population inner loop) Q and R^τ, so autodiff runs on
+ℓ(λ, Q, R^τ, a) and the exact chain rule of these linear/quadratic maps gives ∇_W ℓ
+(:func:`_coefficients`); the NumPy reference with hand-written gradients checks it.
+Time is α = steps/N.
+
+Inside the compiled training loop (:func:`_advance`) the body is kept as W = Λ Y + H B and Q, R
+are updated in closed form from the step's coefficients, so that the second-order term E W + F B
+of ΔW and the overlaps cost O(K²) per step instead of O(K² N); the loop equals repeated
+:func:`meta_step` to rounding (tested), and W, Q, R are rebuilt exactly at every chunk end.
 
 Random numbers dominate the cost of a step (the arithmetic is a few matrix-vector products of
-size K×N). The expensive ones are the inputs, (P + b)·N normals per step, and Ξ^τ, M·N more.
+size (K+M)×N). The expensive ones are the inputs, (P + b)·N normals per step, and Ξ^τ, M·N
+more.
 Ξ^τ enters the step only through its inner products with a handful of N-vectors (the support
 and query inputs, and for ``support = "inf"`` also W and B), except for the full meta-gradient
 with ``support = "inf"``, whose W-gradient contains B^τ itself. In all other cases the step
@@ -189,6 +199,12 @@ class Task(NamedTuple):
     Bt: jax.Array | None
 
 
+def _inner(A, C):
+    """A Cᵀ (rows of A × rows of C) for N-long rows, with the longer operand on the left,
+    which XLA's CPU dot handles several times faster for a single row."""
+    return (C @ A.T).T if A.shape[0] < C.shape[0] else A @ C.T
+
+
 def _n_rows(spec: Spec) -> int:
     return (spec.P or 0) + spec.b
 
@@ -312,20 +328,21 @@ def _dense_task(W, B, key, spec: Spec, prm: Params) -> Task:
     d = _draw(key, spec, prm)
     sq = math.sqrt(N)
     Q, R, T = W @ W.T / N, W @ B.T / N, B @ B.T / N
-    lam, nu0 = d.X @ W.T / sq, d.X @ B.T / sq
+    lam, nu0 = _inner(d.X, W) / sq, _inner(d.X, B) / sq
     xs, Bt = None, (B if not spec.spread else None)
     if spec.explicit_xi:
-        xs = XiStats(W @ d.Xi.T / N, B @ d.Xi.T / N, d.X @ d.Xi.T / N, d.Xi @ d.Xi.T / N)
+        xs = XiStats(_inner(W, d.Xi) / N, _inner(B, d.Xi) / N, _inner(d.X, d.Xi) / N,
+                     _inner(d.Xi, d.Xi) / N)
         Bt = jnp.sqrt(1.0 - prm.spread**2) * B + prm.spread * d.Xi
     elif spec.spread:
-        xs = _implicit_xi(d.kxi, Q, R, T, lam, nu0, d.X @ d.X.T / N, spec)
+        xs = _implicit_xi(d.kxi, Q, R, T, lam, nu0, _inner(d.X, d.X) / N, spec)
     nut, Rt, Tt, _ = _teacher_side(nu0, R, T, xs, spec, prm)
     return Task(d.v, d.X, _labels(nut, d.v, d.zeta, prm), Rt, Tt, Bt)
 
 
 def _dense_increment(W, a, task: Task, spec: Spec, prm: Params):
     """(ΔW (K, N), Δa (K,)) of one step on a given task, W as a dense array."""
-    lam = task.X @ W.T / math.sqrt(spec.N)
+    lam = _inner(task.X, W) / math.sqrt(spec.N)
     Q = W @ W.T / spec.N
     A, E, F, da = _coefficients(lam, Q, task.Rt, task.Tt, task.y, task.v, a, spec, prm)
     dW = A @ task.X / math.sqrt(spec.N)
@@ -437,11 +454,11 @@ def _loop_body(st: LoopState, key, t, T, spec: Spec, prm: Params) -> LoopState:
     d = _draw(key, spec, prm)
     Z = d.X if d.Xi is None else jnp.concatenate([d.X, d.Xi])
     n = d.X.shape[0]
-    ZV = Z @ st.V.T                                         # (rows, K + M)
+    ZV = _inner(Z, st.V)                                    # (rows, K + M)
     nu0 = ZV[:n, K:] / sq
     lam = ZV[:n, :K] / sq @ st.Lam.T + nu0 @ st.H.T
     need_gram = spec.spread or spec.P is None
-    ZZ = Z @ Z.T / N if need_gram else None
+    ZZ = _inner(Z, Z) / N if need_gram else None
     xs = None
     if spec.explicit_xi:
         BXi = ZV[n:, K:].T / N
@@ -473,7 +490,9 @@ def _loop_body(st: LoopState, key, t, T, spec: Spec, prm: Params) -> LoopState:
             coef = Linv @ coef
             if spec.explicit_xi:
                 coef = jnp.concatenate([coef, prm.spread * Linv @ F], axis=1)
-    V = st.V.at[:K].add(coef @ Z)
+    # rank-1 update as a broadcast product: XLA's CPU dot is slow for an outer product
+    dY = coef[:, 0, None] * Z[0] if Z.shape[0] == 1 else coef @ Z
+    V = st.V.at[:K].add(dY)
     a = st.a + da
     ok = jnp.isfinite(jnp.sum(lam) + jnp.sum(a) + jnp.sum(Q))
     bad = jnp.where((st.bad < 0) & ~ok, t, st.bad)
@@ -552,8 +571,8 @@ def _task_error_inputs(key, W, B, a, spec: Spec, prm: Params, n_test: int):
     Z = jax.random.normal(kx, (n + M, N), dt)
     X = Z[:n]
     Bt = jnp.sqrt(1.0 - prm.spread**2) * B + prm.spread * Z[n:]
-    y = _labels(X @ Bt.T / math.sqrt(N), v, jax.random.normal(kz, (n,), dt), prm)
-    lam = X @ W.T / math.sqrt(N)
+    y = _labels(_inner(X, Bt) / math.sqrt(N), v, jax.random.normal(kz, (n,), dt), prm)
+    lam = _inner(X, W) / math.sqrt(N)
     a_prime = _adapt(lam, W @ W.T / N, W @ Bt.T / N, Bt @ Bt.T / N, y, v, a, spec, prm)
     return _query_loss(lam[n - n_test:], a_prime, y[n - n_test:])
 
@@ -567,7 +586,10 @@ def _eg_mc(W, a, B, key, prm, spec, n_tasks, n_test, method):
         V = jnp.concatenate([W, B])
         G = V @ V.T / N
         Q, R, T = G[:spec.K, :spec.K], G[:spec.K, spec.K:], G[spec.K:, spec.K:]
-        errs = jax.vmap(lambda k: _task_error_fields(k, a, Q, R, T, G, spec, prm, n_test))(keys)
+        per_task = ((spec.P or 0) + n_test) * (spec.K + spec.M) * 4
+        batch = max(1, min(n_tasks, _CHUNK_FLOATS // per_task))
+        errs = jax.lax.map(lambda k: _task_error_fields(k, a, Q, R, T, G, spec, prm, n_test),
+                           keys, batch_size=batch)
     else:
         per_task = ((spec.P or 0) + n_test + 2 * spec.M) * spec.N
         batch = max(1, min(n_tasks, _CHUNK_FLOATS // per_task))
@@ -604,10 +626,13 @@ def meta_test_error_mc(cfg: Config, W, B, a, key, n_tasks: int = EG_TASKS,
 # ---------------------------------------------------------------------------------------
 @partial(jax.jit, static_argnames=("spec", "n_tasks", "n_test"))
 def _record(W, a, B, keys, prm, spec, n_tasks, n_test):
-    """Order parameters and Monte-Carlo meta-test error of every seed."""
+    """Order parameters and Monte-Carlo meta-test error of every seed (NaN if n_tasks = 0)."""
     N = spec.N
     Q = jnp.einsum("skn,sln->skl", W, W) / N
     R = jnp.einsum("skn,smn->skm", W, B) / N
+    if n_tasks == 0:
+        nan = jnp.full(W.shape[:1], jnp.nan, W.dtype)
+        return Q, R, a, nan, nan
     eg, sem = jax.vmap(lambda W, a, B, k: _eg_mc(W, a, B, k, prm, spec, n_tasks, n_test,
                                                  "fields"))(W, a, B, keys)
     return Q, R, a, eg, sem
@@ -675,15 +700,16 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
 
     Recorded per seed and time: Q (K, K), R (K, M), a (K,), ``eg`` = Monte-Carlo meta-test
     error (:func:`meta_test_error_mc`, ``eg_tasks`` tasks × ``eg_test`` test samples) and its
-    standard error as the observable ``eg_sem``. The Trajectory's T is the seed average of
+    standard error as the observable ``eg_sem`` (both NaN with ``eg_tasks = 0``, which skips
+    the estimate). The Trajectory's T is the seed average of
     B Bᵀ/N (I for the orthogonal teacher).
 
     Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite.
     """
     from tqdm.auto import tqdm
 
-    if eg_tasks < 2 or eg_test < 1:
-        raise ValueError("eg_tasks must be >= 2 and eg_test >= 1")
+    if eg_tasks == 1 or eg_tasks < 0 or eg_test < 1:
+        raise ValueError("eg_tasks must be 0 (no estimate) or >= 2, and eg_test >= 1")
     seed_list = _seed_list(cfg, seeds)
     steps = record_steps(cfg, alphas)
     spec, prm = spec_of(cfg), params_of(cfg)
