@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm, Normalize
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from metarep import metaloss, observables
 from metarep.integrals import i2_matrix
@@ -241,6 +241,15 @@ def _markers():
     return ["o", "s", "^", "D", "v"]
 
 
+def _rate_ticks(ax, which: str = "x") -> None:
+    """Log axis of a rate: labelled ticks at 1, 2, 5 × 10^k, plain numbers, no minor labels."""
+    for name in which:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        axis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
 def plot_inner_stability(eta_ins, errors, steps, bound, no_adaptation=None):
     """The meta-test error at a fixed state against η_in for several numbers of inner steps.
 
@@ -295,8 +304,10 @@ def plot_inner_rate(lines: list[RateGrid]):
         ax.set_xlabel(ETA_IN_LABEL)
         ax.set_ylabel(EG_FINAL_LABEL)
         ax.legend(fontsize=6.5)
+        _rate_ticks(ax, "x")
         ax = axes[1]
         ax.set_xscale("log")
+        _rate_ticks(ax, "x")
         ax.set_xlabel(ETA_IN_LABEL)
         ax.set_ylabel(TSPEC_LABEL)
         ax.set_ylim(0, lines[0].alpha[-1])
@@ -309,6 +320,7 @@ def plot_inner_rate(lines: list[RateGrid]):
                 color="0.3")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _rate_ticks(ax, "xy")
         ax.set_xlabel(ETA_IN_LABEL)
         ax.set_ylabel(STIFF_LABEL + r" at $\alpha_\mathrm{max}$")
     return fig
@@ -329,8 +341,8 @@ def plot_outer_rate(line: RateGrid, eta_max: float):
             ax.axvline(eta_max, color="C3", ls="--", lw=1.0,
                        label=rf"$\eta_\mathrm{{max}} \approx {eta_max:.3g}$")
             ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_yscale(yscale)
+            _rate_ticks(ax, "x")
             ax.set_xlabel(ETA_LABEL)
             ax.set_ylabel(ylabel)
         axes[1].set_ylim(0, line.alpha[-1])
@@ -358,6 +370,7 @@ def plot_first_order(full: RateGrid, first: RateGrid, eta_ins):
         axes[1].axhline(1.0, color="0.4", ls=":", lw=1.0)
         axes[1].axhline(2.0, color="0.4", ls="--", lw=1.0)
         axes[1].set_yscale("log")
+        _rate_ticks(axes[1], "y")
         axes[1].set_xlabel(ALPHA_LABEL)
         axes[1].set_ylabel(STIFF_LABEL)
     return fig
@@ -396,6 +409,7 @@ def plot_phase_diagram(grid: RateGrid, sims: list[SimPoint] | None = None):
                             colors="none", hatches=["xxx"])
             ax.set_xscale("log")
             ax.set_yscale("log")
+            _rate_ticks(ax, "xy")
             ax.set_xlabel(ETA_IN_LABEL)
             ax.set_ylabel(ETA_LABEL)
         spec = np.isfinite(grid.t_spec).astype(float)
