@@ -99,7 +99,7 @@ class Config:
     Q0: tuple | None = field(default=None, repr=False)
     R0: tuple | None = field(default=None, repr=False)
     a0: tuple | None = field(default=None, repr=False)
-    dt: float = 0.01
+    dt: float = 0.05
     dtype: str = "float64"
 
     def __post_init__(self) -> None:
