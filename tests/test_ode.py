@@ -128,10 +128,19 @@ def test_divergence_names_inner_loop():
 
 
 def test_divergence_names_integration_step():
-    """η_a = 10⁶ makes the head relax at a rate ~10⁴, far beyond RK4 stability at dt = 0.01."""
+    """η_a = 10⁶ makes the head relax at a rate ~10⁴, far beyond RK4 stability at the default dt."""
     cfg = Config(eta_head=1e6, alpha_max=5.0)
     with pytest.raises(DivergenceError, match=r"between α = 0 and α = 1: .*reduce dt"):
         ode.integrate(cfg)
+
+
+def test_divergence_names_first_order_head_instability():
+    """FO-MAML, S = 1: the head's linear dynamics −η_a C (I − η_in C) a grow once η_in λ_max > 1
+    (here η_in λ_max(C) ≈ 2.9 when it blows up at α ≈ 17), at any integration step."""
+    for dt in (0.05, 0.01):
+        cfg = Config(alpha_max=20.0, record_every=0.5, first_order=True, eta_in=3.3, dt=dt)
+        with pytest.raises(DivergenceError, match=r"first-order head update is unstable"):
+            ode.integrate(cfg)
 
 
 def test_zero_predictor_error():

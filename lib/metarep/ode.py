@@ -162,14 +162,19 @@ def _time_grid(alphas) -> tuple[np.ndarray, bool]:
 EG_BLOWUP = 1e3
 
 
-def inner_loop_unstable(Q, eta_in) -> bool:
-    """True when η_in ≥ 2/λ_max(C), C = I2(Q): the population inner loop then diverges in S."""
+def inner_stiffness(Q, eta_in) -> float:
+    """η_in λ_max(C), C = I2(Q): the inner loop is stable below 2 (eq-inner-stability)."""
     from metarep.integrals import i2_matrix
 
     Q = np.asarray(Q)
     dq = np.diagonal(Q)
     C = np.asarray(i2_matrix(Q, dq, dq))
-    return bool(eta_in * np.linalg.eigvalsh((C + C.T) / 2).max() >= 2.0)
+    return float(eta_in * np.linalg.eigvalsh((C + C.T) / 2).max())
+
+
+def inner_loop_unstable(Q, eta_in) -> bool:
+    """True when η_in ≥ 2/λ_max(C), C = I2(Q): the population inner loop then diverges in S."""
+    return inner_stiffness(Q, eta_in) >= 2.0
 
 
 @jax.jit
@@ -193,6 +198,12 @@ def divergence_message(alpha, bad, states, cfg, hp: Hyper) -> str:
     if cfg.inner_steps > 1 and inner_loop_unstable(Q, cfg.eta_in):
         cause = (f"the inner loop is unstable: eta_in = {cfg.eta_in} ≥ 2/λ_max(C) (C = I2(Q)), "
                  f"so {cfg.inner_steps} adaptation steps amplify the head; reduce eta_in")
+    elif (cfg.first_order and cfg.eta_head > 0 and cfg.inner_steps % 2 == 1
+          and inner_stiffness(Q, cfg.eta_in) > 1.0):
+        cause = (f"the first-order head update is unstable: eta_in·λ_max(C) = "
+                 f"{inner_stiffness(Q, cfg.eta_in):.3g} > 1 with an odd number of inner steps "
+                 f"(S = {cfg.inner_steps}), so da/dα = −η_a C (I − η_in C)^S a + … grows; reduce "
+                 "eta_in or eta_head, or use the full meta-gradient")
     else:
         from metarep.observables import jacobian
 
