@@ -706,7 +706,7 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
 
     Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain text bar: tqdm.auto warns in kernels without ipywidgets
 
     if eg_tasks == 1 or eg_tasks < 0 or eg_test < 1:
         raise ValueError("eg_tasks must be 0 (no estimate) or >= 2, and eg_test >= 1")
