@@ -214,7 +214,10 @@ def _draw(key, spec: Spec, prm: Params) -> Draw:
     M, N, n = spec.M, spec.N, _n_rows(spec)
     dt = jnp.dtype(spec.dtype)
     kx, ks, kxi = jax.random.split(key, 3)
-    Z = jax.random.normal(kx, (n + (M if spec.explicit_xi else 0), N), dt)
+    # the barrier makes XLA draw the normals once: otherwise it fuses (and so repeats) their
+    # generation into each of the several products that read them
+    Z = jax.lax.optimization_barrier(
+        jax.random.normal(kx, (n + (M if spec.explicit_xi else 0), N), dt))
     small = jax.random.normal(ks, (M + n,), dt)
     return Draw(prm.v_bar + prm.v_std * small[:M], Z[:n], small[M:],
                 Z[n:] if spec.explicit_xi else None, kxi)
@@ -422,14 +425,14 @@ def step_increments(cfg: Config, W, B, a, key, n_samples: int) -> dict[str, np.n
 class LoopState(NamedTuple):
     """State of one seed inside :func:`_advance`.
 
-    V = [Y; B] (K + M, N): the body is W = Λ Y + H B with Λ (K, K) (and its inverse Linv),
+    Y (K, N): the body is W = Λ Y + H B with Λ (K, K) (and its inverse Linv),
     H (K, M), so that the second-order terms E W + F B of ΔW cost O(K²) instead of O(K² N);
     a (K,); Q, R: the overlaps of W, updated exactly from the step's coefficients
     (``support = "inf"``, which needs them every step); bad: first step met with a non-finite
     state (−1 while none).
     """
 
-    V: jax.Array
+    Y: jax.Array
     Lam: jax.Array
     Linv: jax.Array
     H: jax.Array
@@ -442,11 +445,11 @@ class LoopState(NamedTuple):
 def _loop_start(W, a, B, bad, spec: Spec) -> LoopState:
     K, N = spec.K, spec.N
     eye = jnp.eye(K, dtype=W.dtype)
-    return LoopState(jnp.concatenate([W, B]), eye, eye, jnp.zeros((K, spec.M), W.dtype), a,
+    return LoopState(W, eye, eye, jnp.zeros((K, spec.M), W.dtype), a,
                      W @ W.T / N, W @ B.T / N, bad)
 
 
-def _loop_body(st: LoopState, key, t, T, spec: Spec, prm: Params) -> LoopState:
+def _loop_body(st: LoopState, key, t, B, T, spec: Spec, prm: Params) -> LoopState:
     """One step on the factorised state (same law and, to rounding, same numbers as
     :func:`meta_step`)."""
     K, M, N = spec.K, spec.M, spec.N
@@ -454,7 +457,7 @@ def _loop_body(st: LoopState, key, t, T, spec: Spec, prm: Params) -> LoopState:
     d = _draw(key, spec, prm)
     Z = d.X if d.Xi is None else jnp.concatenate([d.X, d.Xi])
     n = d.X.shape[0]
-    ZV = _inner(Z, st.V)                                    # (rows, K + M)
+    ZV = jnp.concatenate([_inner(Z, st.Y), _inner(Z, B)], axis=1)  # (rows, K + M)
     nu0 = ZV[:n, K:] / sq
     lam = ZV[:n, :K] / sq @ st.Lam.T + nu0 @ st.H.T
     need_gram = spec.spread or spec.P is None
@@ -492,17 +495,16 @@ def _loop_body(st: LoopState, key, t, T, spec: Spec, prm: Params) -> LoopState:
                 coef = jnp.concatenate([coef, prm.spread * Linv @ F], axis=1)
     # rank-1 update as a broadcast product: XLA's CPU dot is slow for an outer product
     dY = coef[:, 0, None] * Z[0] if Z.shape[0] == 1 else coef @ Z
-    V = st.V.at[:K].add(dY)
+    Y = st.Y + dY
     a = st.a + da
     ok = jnp.isfinite(jnp.sum(lam) + jnp.sum(a) + jnp.sum(Q))
     bad = jnp.where((st.bad < 0) & ~ok, t, st.bad)
-    return LoopState(V, Lam, Linv, H, a, Q, R, bad)
+    return LoopState(Y, Lam, Linv, H, a, Q, R, bad)
 
 
-def _loop_end(st: LoopState, spec: Spec):
+def _loop_end(st: LoopState, B):
     """The dense body W = Λ Y + H B (K, N) of a loop state."""
-    K = spec.K
-    return st.Lam @ st.V[:K] + st.H @ st.V[K:]
+    return st.Lam @ st.Y + st.H @ B
 
 
 @partial(jax.jit, static_argnames="spec")
@@ -515,11 +517,11 @@ def _advance(W, a, bad, B, keys, t0, t1, prm: Params, spec: Spec):
 
     def body(t, st):
         k = jax.vmap(jax.random.fold_in, (0, None))(keys, t)
-        return jax.vmap(lambda st, k, T: _loop_body(st, k, t, T, spec, prm))(st, k, T)
+        return jax.vmap(lambda st, k, B, T: _loop_body(st, k, t, B, T, spec, prm))(st, k, B, T)
 
     st = jax.vmap(lambda W, a, B, bad: _loop_start(W, a, B, bad, spec))(W, a, B, bad)
     st = jax.lax.fori_loop(t0, t1, body, st)
-    W = jax.vmap(lambda st: _loop_end(st, spec))(st)
+    W = jax.vmap(_loop_end)(st, B)
     ok = jnp.isfinite(jnp.sum(W, axis=(1, 2)))
     return W, st.a, jnp.where((st.bad < 0) & ~ok, t1 - 1, st.bad)
 
