@@ -27,9 +27,13 @@ import numpy as np
 from metarep import ode
 from metarep.errors import ConfigError
 
-#: Configuration keys that can be swept, and how they enter :class:`metarep.ode.Hyper`.
-SWEEPABLE = ("eta", "eta_in", "eta_head", "query_batch", "v_mean", "v_std", "teacher_spread",
-             "label_noise")
+#: Sweepable configuration keys that are fields of :class:`metarep.ode.Hyper` / of its task
+#: distribution (key -> field name); ``v_mean`` is broadcast over the M readouts.
+_HYPER_FIELDS = {"eta": "eta", "eta_in": "eta_in", "eta_head": "eta_head",
+                 "query_batch": "batch"}
+_DIST_FIELDS = {"v_std": "v_std", "teacher_spread": "spread", "label_noise": "noise"}
+#: Configuration keys that can be swept.
+SWEEPABLE = (*_HYPER_FIELDS, "v_mean", *_DIST_FIELDS)
 
 
 class SweepResult(NamedTuple):
@@ -58,22 +62,12 @@ def _batched_hyper(cfg, points: dict[str, np.ndarray], T) -> ode.Hyper:
     dist = hp.dist
     for name, vals in points.items():
         vals = jnp.asarray(vals, dtype=jnp.float64)
-        if name == "eta":
-            hp = hp._replace(eta=vals)
-        elif name == "eta_in":
-            hp = hp._replace(eta_in=vals)
-        elif name == "eta_head":
-            hp = hp._replace(eta_head=vals)
-        elif name == "query_batch":
-            hp = hp._replace(batch=vals)
+        if name in _HYPER_FIELDS:
+            hp = hp._replace(**{_HYPER_FIELDS[name]: vals})
         elif name == "v_mean":
             dist = dist._replace(v_bar=jnp.broadcast_to(vals[:, None], (G, cfg.M)))
-        elif name == "v_std":
-            dist = dist._replace(v_std=vals)
-        elif name == "teacher_spread":
-            dist = dist._replace(spread=vals)
-        elif name == "label_noise":
-            dist = dist._replace(noise=vals)
+        elif name in _DIST_FIELDS:
+            dist = dist._replace(**{_DIST_FIELDS[name]: vals})
     return hp._replace(dist=dist)
 
 
