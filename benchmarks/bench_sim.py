@@ -7,8 +7,9 @@ in one run
 * NumPy: ``benchmarks/numpy_reference.py``, a Python loop of one step per iteration (its rate
   per seed does not depend on the number of seeds: seeds run one after the other);
 * metarep: the compiled training loop of :func:`metarep.simulator.simulate` (no records);
-* floor: the same Gaussian numbers alone, drawn the way metarep draws them (JAX, in a compiled
-  loop, vmapped over seeds), and, for orientation, NumPy's generator in blocks.
+* floor: the same Gaussian numbers alone, drawn the way metarep draws them
+  (:mod:`metarep.gaussian`, blocks of steps, in a compiled loop, vmapped over seeds), and, for
+  orientation, NumPy's generator in blocks.
 
 Rates are seed-steps per second (steps × seeds / time), best of ``--repeat`` timings. The
 machine may be shared: compare ratios measured in the same run, not absolute numbers across
@@ -109,21 +110,21 @@ def metarep_rate(cfg: Config, seeds: int, budget: float, repeat: int) -> float:
 
 
 def jax_floor_rate(cfg: Config, seeds: int, budget: float, repeat: int) -> float:
-    """The random numbers of metarep's step alone (same calls, same shapes, same loop)."""
+    """The random numbers of metarep's step alone (same calls, same shapes, same blocks)."""
     spec, prm = sim.spec_of(cfg), sim.params_of(cfg)
     _, _, _, keys = _state(cfg, seeds)
+    L = sim._block_length(spec)
 
     @jax.jit
-    def run(n):
-        def body(t, acc):
-            k = jax.vmap(jax.random.fold_in, (0, None))(keys, t)
-            d = jax.vmap(lambda k: sim._draw(k, spec, prm))(k)
+    def run(n_blocks):
+        def body(j, acc):
+            d = jax.vmap(lambda k: sim._draw_block(k, j, spec, prm))(keys)
             # sum everything drawn, or XLA would generate only the numbers that are read
-            return acc + d.X.sum((1, 2)) + d.zeta.sum(1) + d.v.sum(1)
-        return jax.lax.fori_loop(0, n, body, jnp.zeros(seeds))
+            return acc + d.X.sum((1, 2, 3)) + d.zeta.sum((1, 2)) + d.v.sum((1, 2))
+        return jax.lax.fori_loop(0, n_blocks, body, jnp.zeros(seeds))
 
     n = _calibrate(run, budget)
-    return _best_rate(lambda: run(n), n * seeds, repeat)
+    return _best_rate(lambda: run(n), n * L * seeds, repeat)
 
 
 def main(argv=None) -> None:

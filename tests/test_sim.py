@@ -88,7 +88,7 @@ def test_meta_step_applies_the_increment():
 def test_recorded_order_parameters_equal_numpy_steps(name):
     """simulate's records (compiled loop, factorised W, Q and R updated in closed form, chunks
     of N steps) equal NumPy steps on the tasks that training step t draws (key
-    fold_in(train, t)), to relative 1e-10, over 2.5 N steps."""
+    step_key(cfg, train, t)), to relative 1e-10, over 2.5 N steps."""
     cfg = _config(name, N=N_EXACT, alpha_max=2.5, record_every=0.5, init_scale=0.5)
     traj = sim.simulate(cfg, seeds=[cfg.seed], progress=False, eg_tasks=0)
     assert np.all(np.isnan(traj.eg))
@@ -101,7 +101,7 @@ def test_recorded_order_parameters_equal_numpy_steps(name):
             for got, want in ((traj.Q[0, i], W @ W.T / cfg.N), (traj.R[0, i], W @ B.T / cfg.N),
                               (traj.a[0, i], a)):
                 np.testing.assert_allclose(got, want, rtol=0, atol=1e-10 * np.abs(want).max())
-        task = sim.sample_task(cfg, W, B, jax.random.fold_in(train, t))
+        task = sim.sample_task(cfg, W, B, sim.step_key(cfg, train, t))
         dW, da = ref.increment(W, a, _numpy_task(task, B), cfg)
         W, a = W + dW, a + da
 

@@ -2,11 +2,16 @@
 
 Companion to Wang, Yip & Li, *Dynamics of Meta-learning Representation in the
 Teacher-student Scenario* (arXiv:2408.12545). The theory runs in float64.
+
+Importing metarep enables float64 in JAX (``jax_enable_x64``) and sets the default matrix
+product precision to "highest", so that float32 products are float32 on every device
+(GPUs otherwise use TF32, with a 10-bit mantissa, for float32 matrix products).
 """
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_default_matmul_precision", "highest")
 
 from metarep.config import Config  # noqa: E402
 from metarep.errors import ConfigError, DivergenceError  # noqa: E402

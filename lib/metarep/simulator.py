@@ -32,7 +32,9 @@ of ΔW and the overlaps cost O(K²) per step instead of O(K² N); the loop equal
 
 Random numbers dominate the cost of a step (the arithmetic is a few matrix-vector products of
 size (K+M)×N). The expensive ones are the inputs, (P + b)·N normals per step, and Ξ^τ, M·N
-more.
+more; they come from :func:`metarep.gaussian.normal` (Box–Muller, about 2.5× faster than
+``jax.random.normal`` in float64), and the training loop draws those of up to 16 steps in one
+call (:func:`step_key`), which spreads the fixed cost of a call over the block.
 Ξ^τ enters the step only through its inner products with a handful of N-vectors (the support
 and query inputs, and for ``support = "inf"`` also W and B), except for the full meta-gradient
 with ``support = "inf"``, whose W-gradient contains B^τ itself. In all other cases the step
@@ -55,6 +57,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from metarep import gaussian
 from metarep.activation import g
 from metarep.config import Config
 from metarep.errors import DivergenceError
@@ -69,6 +72,15 @@ EG_TEST = 50
 #: Bound on the number of floats held at once by the vmapped single steps of
 #: :func:`step_increments` and the "inputs" Monte Carlo (memory, not speed).
 _CHUNK_FLOATS = 2**24
+#: Bound on the items vmapped together inside ``lax.map``: XLA's CPU runtime (jaxlib 0.10.2,
+#: two threads) deadlocked on a batched eigh of ~9000 small matrices there (Ξ^τ's exact law
+#: with a finite support); 2200 ran, and batches beyond ~10³ gain no speed.
+_MAX_BATCH = 1024
+
+
+def _batch(n: int, floats_per_item: int) -> int:
+    """Items per ``lax.map`` batch: all n if they fit both bounds above, at least 1."""
+    return int(max(1, min(n, _CHUNK_FLOATS // floats_per_item, _MAX_BATCH)))
 
 
 class Spec(NamedTuple):
@@ -137,20 +149,27 @@ def xi_overlaps(key, G, N: int, M: int, with_gram: bool = True):
     where A Aᵀ ~ Wishart(N − ρ, I_M) is the Gram of Ξ's components orthogonal to the ρ-dimensional
     span of V (Bartlett: A lower triangular, A_mm² ~ χ²(N − ρ − m), A_mn ~ N(0, 1) below).
     Directions with λ_i at rounding level count as absent (ρ = number kept), which keeps the
-    dimensions adding up to N. Returns VX (r, M) and, if ``with_gram``, XX (M, M).
+    dimensions adding up to N. Z is realised as Uᵀ Z₀ with Z₀ (r, M) i.i.d. N(0, 1), so that
+    V Ξᵀ/N = √G Z₀/√N and Zᵀ Z = Z₀ᵀ Π Z₀ (Π: projector on the kept eigenvectors) are continuous
+    in G: a rounding-level change of G (a run cut at another step) changes the draw by
+    rounding only, even when eigenvalues of G nearly coincide and U is ill-determined.
+    Returns VX (r, M) and, if ``with_gram``, XX (M, M).
     """
     r = G.shape[-1]
     lam, U = jnp.linalg.eigh(G)
     keep = lam > 64 * r * jnp.finfo(G.dtype).eps * jnp.max(jnp.abs(lam))
     kz, kc, kl = jax.random.split(key, 3)
-    Z = jax.random.normal(kz, (r, M), G.dtype) * keep[:, None]
-    VX = U @ (jnp.sqrt(jnp.where(keep, lam, 0.0) / N)[:, None] * Z)
+    Z0 = jax.random.normal(kz, (r, M), G.dtype)
+    root = (U * jnp.sqrt(jnp.where(keep, lam, 0.0) / N)) @ U.T      # √(G/N)
+    VX = root @ Z0
     if not with_gram:
         return VX
+    Uk = U * keep
+    PZ = Uk.T @ Z0
     df = N - jnp.sum(keep) - jnp.arange(M)
     chi2 = 2.0 * jax.random.gamma(kc, df.astype(G.dtype) / 2.0, dtype=G.dtype)
     A = jnp.diag(jnp.sqrt(chi2)) + jnp.tril(jax.random.normal(kl, (M, M), G.dtype), -1)
-    return VX, (Z.T @ Z + A @ A.T) / N
+    return VX, (PZ.T @ PZ + A @ A.T) / N
 
 
 # ---------------------------------------------------------------------------------------
@@ -217,10 +236,41 @@ def _draw(key, spec: Spec, prm: Params) -> Draw:
     # the barrier makes XLA draw the normals once: otherwise it fuses (and so repeats) their
     # generation into each of the several products that read them
     Z = jax.lax.optimization_barrier(
-        jax.random.normal(kx, (n + (M if spec.explicit_xi else 0), N), dt))
-    small = jax.random.normal(ks, (M + n,), dt)
+        gaussian.normal(kx, (n + (M if spec.explicit_xi else 0), N), dt))
+    small = gaussian.normal(ks, (M + n,), dt)
     return Draw(prm.v_bar + prm.v_std * small[:M], Z[:n], small[M:],
                 Z[n:] if spec.explicit_xi else None, kxi)
+
+
+#: Random numbers (floats per seed) drawn at once for a block of training steps.
+_BLOCK_FLOATS = 2**14
+
+
+def _block_length(spec: Spec) -> int:
+    """Steps whose random numbers the training loop draws in one call (1 to 16).
+
+    Drawing the inputs of several steps at once spreads the fixed cost of a random-number
+    call (key derivation, small draws) over the block; it matters when a step needs few
+    numbers (N ≈ 10³) and is 1 once a step's inputs alone reach ``_BLOCK_FLOATS``.
+    """
+    rows = _n_rows(spec) + (spec.M if spec.explicit_xi else 0)
+    return max(1, min(16, _BLOCK_FLOATS // (rows * spec.N)))
+
+
+def step_key(cfg: Config, train, t):
+    """Key of training step t in the stream ``train`` (:func:`run_keys`):
+    fold_in(fold_in(train, t // L), t % L), with L the number of steps whose random numbers
+    the training loop draws together (1 to 16, fixed by K, M, N, P, b)."""
+    L = _block_length(spec_of(cfg))
+    return jax.random.fold_in(jax.random.fold_in(train, t // L), t % L)
+
+
+def _draw_block(train, block, spec: Spec, prm: Params) -> Draw:
+    """The draws of steps block·L … block·L + L − 1 (leading axis L), each with its
+    :func:`step_key`."""
+    kb = jax.random.fold_in(train, block)
+    steps = jnp.arange(_block_length(spec))
+    return jax.vmap(lambda i: _draw(jax.random.fold_in(kb, i), spec, prm))(steps)
 
 
 def _implicit_xi(kxi, Q, R, T, lam, nu0, XX, spec: Spec) -> XiStats:
@@ -414,7 +464,7 @@ def step_increments(cfg: Config, W, B, a, key, n_samples: int) -> dict[str, np.n
     W, a, B = _cast(cfg, W, a, B)
     spec = spec_of(cfg)
     per_step = (3 * cfg.K + (cfg.P or 0) + cfg.query_batch + 2 * cfg.M) * cfg.N
-    batch = int(max(1, min(n_samples, _CHUNK_FLOATS // per_step)))
+    batch = _batch(n_samples, per_step)
     out = _increments(W, a, B, key, params_of(cfg), spec, int(n_samples), batch)
     return {k: np.asarray(v) for k, v in out.items()}
 
@@ -449,12 +499,11 @@ def _loop_start(W, a, B, bad, spec: Spec) -> LoopState:
                      W @ W.T / N, W @ B.T / N, bad)
 
 
-def _loop_body(st: LoopState, key, t, B, T, spec: Spec, prm: Params) -> LoopState:
-    """One step on the factorised state (same law and, to rounding, same numbers as
-    :func:`meta_step`)."""
+def _loop_body(st: LoopState, d: Draw, t, B, T, spec: Spec, prm: Params) -> LoopState:
+    """Step t on the factorised state with the draws d (same law and, to rounding, same
+    numbers as :func:`meta_step` with the key that drew d)."""
     K, M, N = spec.K, spec.M, spec.N
     sq = math.sqrt(N)
-    d = _draw(key, spec, prm)
     Z = d.X if d.Xi is None else jnp.concatenate([d.X, d.Xi])
     n = d.X.shape[0]
     ZV = jnp.concatenate([_inner(Z, st.Y), _inner(Z, B)], axis=1)  # (rows, K + M)
@@ -509,18 +558,30 @@ def _loop_end(st: LoopState, B):
 
 @partial(jax.jit, static_argnames="spec")
 def _advance(W, a, bad, B, keys, t0, t1, prm: Params, spec: Spec):
-    """Steps t0 ≤ t < t1 for every seed (leading axis; step t uses fold_in(key, t)).
+    """Steps t0 ≤ t < t1 for every seed (leading axis; step t draws with
+    :func:`step_key` (key, t)).
 
+    The steps run block by block (:func:`_block_length`): each block's random numbers are drawn
+    in one call, then its steps run one by one; blocks cut by t0 or t1 are drawn whole and
+    used in part, so a step's numbers do not depend on where a run is cut.
     ``bad`` holds each seed's first step met with a non-finite state (−1 while none).
     """
     T = jnp.einsum("smn,sln->sml", B, B) / spec.N
+    L = _block_length(spec)
+    step = jax.vmap(lambda st, d, t, B, T: _loop_body(st, d, t, B, T, spec, prm),
+                    (0, 0, None, 0, 0))
 
-    def body(t, st):
-        k = jax.vmap(jax.random.fold_in, (0, None))(keys, t)
-        return jax.vmap(lambda st, k, B, T: _loop_body(st, k, t, B, T, spec, prm))(st, k, B, T)
+    def block(j, st):
+        draws = jax.vmap(lambda k: _draw_block(k, j, spec, prm))(keys)   # (seeds, L, …)
+
+        def body(t, st):
+            d = jax.tree.map(lambda x: x[:, t - j * L], draws)
+            return step(st, d, t, B, T)
+        lo, hi = jnp.maximum(t0, j * L), jnp.minimum(t1, (j + 1) * L)
+        return jax.lax.fori_loop(lo, hi, body, st)
 
     st = jax.vmap(lambda W, a, B, bad: _loop_start(W, a, B, bad, spec))(W, a, B, bad)
-    st = jax.lax.fori_loop(t0, t1, body, st)
+    st = jax.lax.fori_loop(t0 // L, (t1 - 1) // L + 1, block, st)
     W = jax.vmap(_loop_end)(st, B)
     ok = jnp.isfinite(jnp.sum(W, axis=(1, 2)))
     return W, st.a, jnp.where((st.bad < 0) & ~ok, t1 - 1, st.bad)
@@ -570,7 +631,7 @@ def _task_error_inputs(key, W, B, a, spec: Spec, prm: Params, n_test: int):
     kv, kx, kz = jax.random.split(key, 3)
     v = prm.v_bar + prm.v_std * jax.random.normal(kv, (M,), dt)
     n = (spec.P or 0) + n_test
-    Z = jax.random.normal(kx, (n + M, N), dt)
+    Z = gaussian.normal(kx, (n + M, N), dt)
     X = Z[:n]
     Bt = jnp.sqrt(1.0 - prm.spread**2) * B + prm.spread * Z[n:]
     y = _labels(_inner(X, Bt) / math.sqrt(N), v, jax.random.normal(kz, (n,), dt), prm)
@@ -589,12 +650,12 @@ def _eg_mc(W, a, B, key, prm, spec, n_tasks, n_test, method):
         G = V @ V.T / N
         Q, R, T = G[:spec.K, :spec.K], G[:spec.K, spec.K:], G[spec.K:, spec.K:]
         per_task = ((spec.P or 0) + n_test) * (spec.K + spec.M) * 4
-        batch = max(1, min(n_tasks, _CHUNK_FLOATS // per_task))
+        batch = _batch(n_tasks, per_task)
         errs = jax.lax.map(lambda k: _task_error_fields(k, a, Q, R, T, G, spec, prm, n_test),
                            keys, batch_size=batch)
     else:
         per_task = ((spec.P or 0) + n_test + 2 * spec.M) * spec.N
-        batch = max(1, min(n_tasks, _CHUNK_FLOATS // per_task))
+        batch = _batch(n_tasks, per_task)
         errs = jax.lax.map(lambda k: _task_error_inputs(k, W, B, a, spec, prm, n_test), keys,
                            batch_size=batch)
     return jnp.mean(errs), jnp.std(errs, ddof=1) / math.sqrt(n_tasks)
@@ -664,9 +725,29 @@ def _divergence(cfg: Config, W, t: int) -> DivergenceError:
 
 def run_keys(seed: int) -> tuple[jax.Array, jax.Array]:
     """(train, eval) keys of a seed's run stream ``split_keys(seed).run``: training step t
-    uses ``fold_in(train, t)``, the record at step t uses ``fold_in(eval, t)``."""
+    uses :func:`step_key` (train, t), the record at step t uses ``fold_in(eval, t)``."""
     train, evaluation = jax.random.split(split_keys(seed).run)
     return train, evaluation
+
+
+def advance(cfg: Config, W, a, B, train_keys, t0: int, t1: int):
+    """Training steps t0 ≤ t < t1 of several seeds in one compiled loop: (W, a) → (W′, a′).
+
+    W (s, K, N), a (s, K), B (s, M, N), train_keys (s, …): each seed's training stream
+    (:func:`run_keys`); step t draws with :func:`step_key`, so the result does not depend on
+    how a run is cut into calls. Returns jax arrays in ``cfg.dtype``.
+
+    Raises :class:`~metarep.errors.DivergenceError` naming the likely cause if W or a of
+    some seed becomes non-finite.
+    """
+    W, a, B = _cast(cfg, W, a, B)
+    bad = jnp.full(W.shape[:1], -1, dtype=jnp.int64)
+    W1, a1, bad = _advance(W, a, bad, B, train_keys, int(t0), int(t1), params_of(cfg),
+                           spec_of(cfg))
+    if int(jnp.max(bad)) >= 0:
+        s = int(jnp.argmax(bad >= 0))
+        raise _divergence(cfg, np.asarray(W[s], dtype=float), int(bad[s]))
+    return W1, a1
 
 
 def _seed_list(cfg: Config, seeds) -> list[int]:
@@ -721,7 +802,6 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     if cfg.teacher == "orthogonal":
         T = np.eye(cfg.M)
     train_keys, eval_keys = (jnp.stack(k) for k in zip(*(run_keys(s) for s in seed_list)))
-    bad = jnp.full((len(seed_list),), -1, dtype=jnp.int64)
     fold = jax.vmap(jax.random.fold_in, (0, None))
     records = []
     t = 0
@@ -729,11 +809,7 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
         for target in steps:
             while t < target:
                 t_next = int(min(target, t + cfg.N))
-                W_prev = W
-                W, a, bad = _advance(W, a, bad, B, train_keys, t, t_next, prm, spec)
-                if int(jnp.max(bad)) >= 0:
-                    s = int(jnp.argmax(bad >= 0))
-                    raise _divergence(cfg, np.asarray(W_prev[s], dtype=float), int(bad[s]))
+                W, a = advance(cfg, W, a, B, train_keys, t, t_next)
                 bar.update(t_next - t)
                 t = t_next
             records.append(_record(W, a, B, fold(eval_keys, int(target)), prm, spec,
@@ -744,5 +820,5 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
                       seeds=np.array(seed_list), config=cfg, T=T)
 
 
-__all__ = ["simulate", "meta_step", "sample_task", "task_increment", "Task", "step_increments", "meta_test_error_mc", "xi_overlaps",
-           "record_steps", "run_keys", "Spec", "Params", "spec_of", "params_of", "EG_TASKS", "EG_TEST"]
+__all__ = ["simulate", "advance", "meta_step", "sample_task", "task_increment", "Task", "step_increments", "meta_test_error_mc", "xi_overlaps",
+           "record_steps", "run_keys", "step_key", "Spec", "Params", "spec_of", "params_of", "EG_TASKS", "EG_TEST"]

@@ -7,11 +7,10 @@ Computations and figures of the book chapter *Generalisation to new tasks*
   with s in place of S (``eq-metaloss``; :func:`metarep.observables.error_after`), evaluated
   at any state (Q, R, a) — the end of meta-training, of multi-task training (η_in = 0), or
   the initial random body. :func:`adaptation_curves` evaluates it for many s and states.
-* Simulation: :func:`train_microscopic` meta-trains the microscopic network with
-  :func:`metarep.simulator.meta_step` and returns the final weights (W, a, B) —
-  :func:`metarep.simulator.simulate` records only order parameters. With the same seed it
-  runs the same steps as ``simulate`` (task stream ``fold_in(train_key, t)`` of
-  :func:`metarep.simulator.run_keys`). :func:`few_shot` then measures the error after
+* Simulation: :func:`train_microscopic` meta-trains the microscopic network with the
+  training loop of :func:`metarep.simulator.simulate` (:func:`metarep.simulator.advance`,
+  same seed, same steps) and returns the final weights (W, a, B) — ``simulate`` records only
+  order parameters. :func:`few_shot` then measures the error after
   adaptation on P support samples by Monte Carlo
   (:func:`metarep.simulator.meta_test_error_mc` with ``support = P``).
 """
@@ -30,7 +29,7 @@ import numpy as np
 from metarep import metaloss, observables
 from metarep.initial import initial_weights, overlaps
 from metarep.plotting import style, unit_colors
-from metarep.simulator import meta_step, meta_test_error_mc, run_keys
+from metarep.simulator import advance, meta_test_error_mc, run_keys
 
 
 # -- theory ---------------------------------------------------------------------------------
@@ -93,30 +92,16 @@ def initial_state(cfg, seeds: Sequence[int]) -> MicroState:
 def train_microscopic(cfg, seeds: Sequence[int]) -> MicroState:
     """Meta-train the microscopic network of each seed for ``cfg.n_steps`` tasks (α_max).
 
-    Starts from :func:`initial_state` and applies :func:`metarep.simulator.meta_step` with
-    the keys ``fold_in(train, t)``, t = 0 … n_steps − 1, train = ``run_keys(seed)[0]`` (the
-    task stream of :func:`metarep.simulator.simulate`), inside one compiled loop vmapped over
-    seeds. Returns the final :class:`MicroState`.
+    Starts from :func:`initial_state` and runs the training loop of
+    :func:`metarep.simulator.simulate` (:func:`metarep.simulator.advance`: same task stream,
+    same steps, vmapped over seeds). Returns the final :class:`MicroState`; raises
+    :class:`~metarep.errors.DivergenceError` if the run diverges.
     """
     start = initial_state(cfg, seeds)
     keys = jnp.stack([run_keys(int(s))[0] for s in seeds])
-    W, a = _train(jnp.asarray(start.W), jnp.asarray(start.a), jnp.asarray(start.B), keys,
-                  cfg, cfg.n_steps)
-    W, a = np.asarray(W, dtype=float), np.asarray(a, dtype=float)
-    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(a))):
-        raise FloatingPointError("meta-training diverged (non-finite weights); see "
-                                 "metarep.simulator.simulate for a diagnosis of the cause")
-    return MicroState(W, a, start.B, np.asarray(seeds), cfg.n_steps / cfg.N, cfg)
-
-
-def _train_one(W, a, B, key, cfg, n_steps):
-    def body(t, state):
-        return meta_step(*state, B, jax.random.fold_in(key, t), cfg)
-    return jax.lax.fori_loop(0, n_steps, body, (W, a))
-
-
-_train = jax.jit(jax.vmap(_train_one, in_axes=(0, 0, 0, 0, None, None)),
-                 static_argnums=(4, 5))
+    W, a = advance(cfg, start.W, start.a, start.B, keys, 0, cfg.n_steps)
+    return MicroState(np.asarray(W, dtype=float), np.asarray(a, dtype=float), start.B,
+                      np.asarray(seeds), cfg.n_steps / cfg.N, cfg)
 
 
 @dataclass(frozen=True)
@@ -137,6 +122,16 @@ class FewShot:
     per_seed_sem: np.ndarray
     steps: int
     eta_in: float
+
+    def table(self) -> dict:
+        """One row per support size: ``P`` (inf: population loss), ``mean``, ``sem``, then
+        each seed's estimate and standard error; columns for
+        :func:`metarep.downloads.write_csv`."""
+        cols = {"P": [float("inf") if p == "inf" else p for p in self.supports],
+                "mean": self.mean, "sem": self.sem}
+        for i, (m, s) in enumerate(zip(self.per_seed, self.per_seed_sem)):
+            cols[f"seed{i}"], cols[f"seed{i}_sem"] = m, s
+        return cols
 
 
 def few_shot(cfg, state: MicroState, supports: Sequence, key, *, steps: int | None = None,
