@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from metarep.config import Config
+from metarep.downloads import write_csv
 
 
 @dataclass(frozen=True)
@@ -108,23 +109,23 @@ class Trajectory:
         cols.update(self.observables)
         return cols
 
+    def table(self) -> dict[str, np.ndarray]:
+        """The rows of :meth:`to_csv` as 1-d columns: ``alpha``, :meth:`columns`, then
+        ``seed`` for simulations (one row per seed and record, seed by seed)."""
+        flat = {k: np.asarray(v, dtype=float).reshape(-1) for k, v in self.columns().items()}
+        if not self.has_seeds:
+            return {"alpha": np.asarray(self.alpha, dtype=float), **flat}
+        n = len(self.alpha)
+        return {"alpha": np.tile(np.asarray(self.alpha, dtype=float), len(self.seeds)),
+                **flat, "seed": np.repeat(np.asarray(self.seeds, dtype=int), n)}
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the table (one row per record, per seed for simulations) and return the path.
 
         When the trajectory carries its configuration, it is written beside the table as
         ``<stem>.toml`` so that the run can be repeated from the command line.
         """
-        path = Path(path)
-        cols = self.columns()
-        header = ["alpha", *cols] + (["seed"] if self.has_seeds else [])
-        with open(path, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            for s, seed in enumerate(self.seeds if self.has_seeds else [None]):
-                for t, alpha in enumerate(self.alpha):
-                    row = [alpha] + [c[t] if seed is None else c[s, t] for c in cols.values()]
-                    writer.writerow([repr(float(x)) for x in row]
-                                    + ([int(seed)] if seed is not None else []))
+        path = write_csv(path, self.table())
         if self.config is not None:
             path.with_suffix(".toml").write_text(self.config.to_toml())
         return path

@@ -127,6 +127,17 @@ class RateGrid:
         """Time to specialize (:func:`time_to_specialize`; ∞ if not by α_max), shape (G,)."""
         return time_to_specialize(self.alpha, self.specialization)
 
+    def table(self) -> dict:
+        """One row per grid point (C order): the swept keys, then ``final_error``,
+        ``t_spec`` (inf: not specialized), ``diverged`` (0/1), the final ``stiffness`` and
+        ``norm``; columns for :func:`metarep.downloads.write_csv`."""
+        mesh = np.meshgrid(*self.values, indexing="ij")
+        cols = {name: m.ravel() for name, m in zip(self.names, mesh)}
+        cols.update(final_error=self.final_error.ravel(), t_spec=self.t_spec.ravel(),
+                    diverged=self.diverged.ravel().astype(int),
+                    stiffness=self.stiffness[..., -1].ravel(), norm=self.norm[..., -1].ravel())
+        return cols
+
     def axis(self, name: str) -> np.ndarray:
         """The values of the swept key ``name``."""
         return self.values[self.names.index(name)]

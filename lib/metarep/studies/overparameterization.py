@@ -74,6 +74,14 @@ class Ensemble:
         """Meta-test error at α_max of each seed's run, (s,)."""
         return self.eg[:, -1]
 
+    def table(self) -> dict:
+        """One row per seed and record: ``K``, ``seed``, ``alpha``, ``eg``,
+        ``specialization``, ``oracle``; columns for :func:`metarep.downloads.write_csv`."""
+        seed, alpha = np.meshgrid(self.seeds, self.alpha, indexing="ij")
+        return {"K": self.K, "seed": seed.ravel(), "alpha": alpha.ravel(),
+                "eg": self.eg.ravel(), "specialization": self.specialization.ravel(),
+                "oracle": self.oracle.ravel()}
+
     def select(self, seeds) -> "Ensemble":
         """The runs of some of the seeds (in the given order)."""
         idx = [int(np.flatnonzero(self.seeds == s)[0]) for s in seeds]

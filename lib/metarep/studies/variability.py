@@ -102,6 +102,14 @@ class FinalScan:
     test_eta_in: float
     test_steps: int
 
+    def table(self) -> dict:
+        """One row per scanned value: the key, ``eta``, ``eg``, ``oracle``,
+        ``specialization``, ``alpha_spec`` (inf: not specialized) and ``eg_test``; columns for
+        :func:`metarep.downloads.write_csv`."""
+        return {self.key: self.values, "eta": self.eta, "eg": self.eg, "oracle": self.oracle,
+                "specialization": self.specialization, "alpha_spec": self.alpha_spec,
+                "eg_test": self.eg_test}
+
 
 def scan_final(cfg, key: str, values, *, test_eta_in: float | None = None,
                test_steps: int | None = None) -> tuple[FinalScan, list[Trajectory]]:
