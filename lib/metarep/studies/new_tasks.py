@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import metaloss, observables
+from metarep import observables
 from metarep.initial import initial_weights, overlaps
 from metarep.plotting import style, unit_colors
 from metarep.simulator import advance, meta_test_error_mc, run_keys
