@@ -14,11 +14,13 @@ Overlaps (order parameters): Q = W Wᵀ/N (K×K), R = W Bᵀ/N (K×M), T = B B�
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
 import numpy as np
 
+from metarep.compile_cache import persistent_jit
 from metarep.config import Config
 from metarep.errors import ConfigError
 
@@ -40,13 +42,23 @@ class OrderParameters(NamedTuple):
     T: np.ndarray
 
 
+@persistent_jit
+def _seed_keys(seed):
+    return jax.random.split(jax.random.PRNGKey(seed), 3)
+
+
+@partial(persistent_jit, static_argnames="shape")
+def _normal_draw(key, shape):
+    return jax.random.normal(key, shape, dtype=np.float64)
+
+
 def split_keys(seed: int) -> Keys:
     """The teacher, student and run keys of ``seed`` (fixed once and for all)."""
-    return Keys(*jax.random.split(jax.random.PRNGKey(seed), 3))
+    return Keys(*_seed_keys(np.int64(seed)))
 
 
 def _normal(key: jax.Array, shape: tuple[int, ...]) -> np.ndarray:
-    return np.asarray(jax.random.normal(key, shape, dtype=np.float64))
+    return np.asarray(_normal_draw(key, shape=tuple(shape)))
 
 
 def _orthonormal_rows(G: np.ndarray) -> np.ndarray:
