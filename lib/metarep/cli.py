@@ -54,7 +54,8 @@ def run_sim(args: argparse.Namespace) -> None:
     cfg = _config(args)
     from metarep.simulator import simulate
 
-    sim = simulate(cfg, seeds=args.seeds, progress=not args.quiet)
+    sim = simulate(cfg, seeds=args.seeds, progress=not args.quiet,
+                   eg_method=args.eg_method.replace("-", "_"))
     _save(sim, args.out)
     ode = None
     if args.compare_ode:
@@ -81,13 +82,40 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--compare-ode", action="store_true",
                      help="draw the ODE with the same configuration on the figure")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument("--eg-method", choices=("mc", "closed-form"), default="mc",
+                     help="meta-test error at each record: Monte-Carlo estimate (mc, default) "
+                          "or its exact value from the measured overlaps (closed-form; "
+                          "support = inf and teacher_spread = 0 only, much faster)")
+    add_cache_parser(sub)
     return p
+
+
+def run_cache(args: argparse.Namespace) -> None:
+    """``cache``: where the persistent compilation caches live, their size; ``--clear``."""
+    import shutil
+
+    from metarep import compile_cache
+
+    root = compile_cache.root()
+    files, size = compile_cache.size(root)
+    state = "on" if compile_cache.enabled_by_environment() else \
+        f"off ({compile_cache.ENV_SWITCH}={compile_cache.os.environ[compile_cache.ENV_SWITCH]})"
+    print(f"compilation cache: {state}\nroot: {root}\nthis machine and software: "
+          f"{compile_cache.folder()}\n{files} files, {size / 2**20:.1f} MiB")
+    if args.clear and root.is_dir():
+        shutil.rmtree(root)
+        print(f"removed {root}")
+
+
+def add_cache_parser(sub) -> None:
+    c = sub.add_parser("cache", help="show (or --clear) the persistent compilation caches")
+    c.add_argument("--clear", action="store_true", help="delete the whole cache folder")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        {"ode": run_ode, "sim": run_sim}[args.command](args)
+        {"ode": run_ode, "sim": run_sim, "cache": run_cache}[args.command](args)
     except (ConfigError, DivergenceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
