@@ -235,8 +235,9 @@ def _leaf_signature(x) -> tuple:
 
     aval = jax.typeof(x)
     sharding = getattr(x, "sharding", None)
-    return (aval.shape, str(aval.dtype), bool(getattr(aval, "weak_type", False)),
-            None if sharding is None else str(sharding))
+    if sharding is not None:       # its layout and the devices it is on
+        sharding = (str(sharding), tuple(sorted(d.id for d in sharding.device_set)))
+    return (aval.shape, str(aval.dtype), bool(getattr(aval, "weak_type", False)), sharding)
 
 
 class _PersistentJit:
