@@ -1,7 +1,8 @@
 """Command line: ``python -m metarep {ode,sim} [--config F.toml] [--set key=value ...]``.
 
 ``ode`` integrates the order-parameter equations, ``sim`` runs the microscopic simulation
-over several seeds. Both write a table (``--out``: ``.csv`` per SPEC §4, or ``.npz``), with the
+over several seeds, ``sweep`` runs a grid of either over devices and jobs into a results
+folder, ``cache`` shows the persistent compilation cache. Both write a table (``--out``: ``.csv`` per SPEC §4, or ``.npz``), with the
 configuration beside it, and optionally the overview figure (``--plot``).
 """
 
@@ -87,6 +88,7 @@ def parser() -> argparse.ArgumentParser:
                           "or its exact value from the measured overlaps (closed-form; "
                           "support = inf and teacher_spread = 0 only, much faster)")
     add_cache_parser(sub)
+    add_sweep_parser(sub)
     return p
 
 
@@ -112,10 +114,64 @@ def add_cache_parser(sub) -> None:
     c.add_argument("--clear", action="store_true", help="delete the whole cache folder")
 
 
+def run_sweep(args: argparse.Namespace) -> None:
+    """``sweep run``: a grid of ODE integrations or simulations into a results folder, over
+    all local devices, one shard of chunks per job, resumable; ``sweep merge DIR``: one
+    table of all chunks (see :mod:`metarep.gridsweep`)."""
+    from metarep import gridsweep
+
+    if args.action == "merge":
+        print(f"wrote {gridsweep.merge(Path(args.dir), force=args.force)}", file=sys.stderr)
+        return
+    cfg = _config(args)
+    shard = gridsweep.parse_shard(args.shard)
+    p = gridsweep.plan(args.kind, cfg, gridsweep.parse_grid(args.grid), seeds=args.seeds,
+                       chunk=args.chunk, eg_method=args.eg_method.replace("-", "_"))
+    import jax
+
+    devices = jax.local_devices()[:args.devices] if args.devices else None
+    done = gridsweep.run(p, Path(args.out), shard, devices, force=args.force,
+                         progress=not args.quiet)
+    left = gridsweep.missing(Path(args.out))
+    print(f"{args.out}: {len(done['computed'])} chunks computed, {len(done['skipped'])} "
+          f"already there (shard {shard[0]}/{shard[1]}); {len(left)} of {p.n_chunks} chunks "
+          f"missing in all" + ("" if left else f"; merge with: python -m metarep sweep merge "
+                                               f"{args.out}"), file=sys.stderr)
+
+
+def add_sweep_parser(sub) -> None:
+    sw = sub.add_parser("sweep", help="a grid of runs over devices and jobs, into a folder")
+    actions = sw.add_subparsers(dest="action", required=True)
+    r = actions.add_parser("run", help="compute the grid (or this job's shard of it)")
+    r.add_argument("--kind", choices=("ode", "sim"), default="ode",
+                   help="order-parameter ODE (default) or simulation")
+    r.add_argument("--grid", action="append", required=True, metavar="KEY=VALUES",
+                   help="a grid axis, repeatable: key=v1,v2,... or key=start:stop:num")
+    r.add_argument("--config", help="TOML file with the base configuration")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one key of the base configuration (repeatable)")
+    r.add_argument("--out", required=True, help="results folder (created, or resumed)")
+    r.add_argument("--seeds", type=int, default=1, help="seeds per point (sim)")
+    r.add_argument("--eg-method", choices=("mc", "closed-form"), default="mc",
+                   help="meta-test error of simulations (see sim --eg-method)")
+    r.add_argument("--chunk", type=int, default=64, help="grid points per table (default 64)")
+    r.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="compute only chunks j with j mod N = I (job I of N), default 0/1")
+    r.add_argument("--devices", type=int, default=0,
+                   help="use the first D local devices (default: all)")
+    r.add_argument("--force", action="store_true",
+                   help="replace the results of another sweep in --out")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    m = actions.add_parser("merge", help="concatenate the chunks into DIR/results.csv")
+    m.add_argument("dir", help="results folder")
+    m.add_argument("--force", action="store_true", help="replace a different results.csv")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        {"ode": run_ode, "sim": run_sim, "cache": run_cache}[args.command](args)
+        {"ode": run_ode, "sim": run_sim, "cache": run_cache,
+         "sweep": run_sweep}[args.command](args)
     except (ConfigError, DivergenceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

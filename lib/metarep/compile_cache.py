@@ -335,16 +335,19 @@ def _prepare_runtime() -> bool:
 
 
 def _load(path: Path):
+    import jax
     from jax.experimental import serialize_executable
 
     if not path.exists():
         return None
     try:
         with open(path, "rb") as fh:
-            payload, in_tree, out_tree, needs_lapack = pickle.load(fh)
+            payload, in_tree, out_tree, needs_lapack, device_ids = pickle.load(fh)
         if needs_lapack and not _prepare_runtime():
             return None
-        return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+        by_id = {d.id: d for d in jax.devices()}
+        return serialize_executable.deserialize_and_load(
+            payload, in_tree, out_tree, execution_devices=[by_id[i] for i in device_ids])
     except FileNotFoundError:
         return None
     except Exception:              # a damaged or foreign entry: compile again, replace it
@@ -356,7 +359,10 @@ def _store(path: Path, compiled) -> None:
 
     try:
         needs_lapack = "lapack_" in compiled.as_text()
-        blob = pickle.dumps((*serialize_executable.serialize(compiled), needs_lapack))
+        # the devices it was compiled for, in order (loading defaults to all devices)
+        device_ids = [d.id for d in compiled.runtime_executable().local_devices()]
+        blob = pickle.dumps((*serialize_executable.serialize(compiled), needs_lapack,
+                             device_ids))
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as fh:
             fh.write(blob)

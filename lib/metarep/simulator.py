@@ -817,7 +817,7 @@ def record_steps(cfg: Config, alphas=None) -> np.ndarray:
 
 def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress: bool = True,
              eg_tasks: int = EG_TASKS, eg_test: int = EG_TEST,
-             eg_method: str = "mc") -> Trajectory:
+             eg_method: str = "mc", device=None) -> Trajectory:
     """Simulate the microscopic process for several seeds and record it.
 
     seeds: n (seeds cfg.seed … cfg.seed + n − 1) or a sequence of seeds; each seed has its own
@@ -835,7 +835,8 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     recorded state, :func:`metarep.metaloss.meta_test_error` of its measured Q, R, T, a
     (``eg_sem`` = 0), much cheaper when records are many. ``eg_tasks = 0`` skips the meta-test
     error (NaN). The Trajectory's T is the seed average of B Bᵀ/N (I for the orthogonal
-    teacher).
+    teacher). ``device``: the JAX device to run on (default: JAX's default device); runs on
+    several devices at once give the same numbers as on one.
 
     Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite.
     """
@@ -853,6 +854,9 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     if cfg.teacher == "orthogonal":
         T = np.eye(cfg.M)
     train_keys, eval_keys = (np.stack(k) for k in zip(*(run_keys(s) for s in seed_list)))
+    if device is not None:
+        B, W, a, train_keys, eval_keys = jax.device_put((B, W, a, train_keys, eval_keys),
+                                                        device)
     records = []
     t = 0
     with tqdm(total=int(steps[-1]), disable=not progress, desc="simulate", unit="step") as bar:

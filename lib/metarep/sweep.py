@@ -99,7 +99,7 @@ def _run_chunk(s0, hp, grid_t, dt, steps, first_order):
 
 
 def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 1024,
-          workers: int | None = None):
+          workers: int | None = None, points: bool = False, devices=None):
     """Integrate the ODE of ``cfg`` at every point of the outer-product ``grid``.
 
     grid: {key: 1-d values} with keys from :data:`SWEEPABLE` (``v_mean`` sets all readout
@@ -108,6 +108,12 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     as in :func:`metarep.ode.integrate`. Grid points are vmapped in chunks of at most
     ``chunk`` points, run concurrently by ``workers`` threads (default: one per available
     core; a compiled XLA call runs outside the GIL).
+    ``points = True``: the values of ``grid`` are the coordinates of G points (one value per
+    point and key, equal lengths), not the axes of an outer product; the result has one grid
+    axis of length G. ``devices`` (a sequence of JAX devices): the chunks of exactly ``chunk``
+    points (the last one padded by repeating its last point) are spread over these devices,
+    each running the same one-device program, so that the numbers do not depend on the
+    number of devices.
     Returns a :class:`SweepResult`.
     """
     ode._check_support(cfg)
@@ -115,9 +121,16 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     values = tuple(np.atleast_1d(np.asarray(grid[k], dtype=float)) for k in names)
     for name, vals in zip(names, values):
         _check(name, vals)
-    shape = tuple(len(v) for v in values)
-    mesh = np.meshgrid(*values, indexing="ij")
-    points = {k: m.ravel() for k, m in zip(names, mesh)}
+    if points:
+        if len({len(v) for v in values}) != 1:
+            raise ConfigError("sweep points: every key needs one value per point "
+                              f"(got {dict(zip(names, map(len, values)))})")
+        shape = (len(values[0]),)
+        points = dict(zip(names, values))
+    else:
+        shape = tuple(len(v) for v in values)
+        mesh = np.meshgrid(*values, indexing="ij")
+        points = {k: m.ravel() for k, m in zip(names, mesh)}
     alphas = cfg.record_alphas if alphas is None else alphas
     t, drop_first = ode._time_grid(alphas)
     if state0 is None:
@@ -128,19 +141,36 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     hp = _batched_hyper(cfg, points, T)
     grid_t = jnp.asarray(ode.padded_grid(t))
     G = int(np.prod(shape))
-    workers = max(1, min(workers or len(os.sched_getaffinity(0)), G))
-    size = min(chunk, -(-G // workers))
+    if devices:
+        workers, size = len(devices), chunk
+    else:
+        workers = max(1, min(workers or len(os.sched_getaffinity(0)), G))
+        size = min(chunk, -(-G // workers))
 
     def part(start):
         # every chunk has the same size (the last one repeats its last point): one compilation
         idx = np.minimum(np.arange(start, start + size), G - 1)
         return jax.tree_util.tree_map(lambda x: x[idx], hp)
 
-    compiled = _run_chunk.lower(s0, part(0), grid_t, cfg.dt, steps=cfg.inner_steps,
+    def compile_for(device=None):
+        args = (s0, part(0), grid_t) if device is None else \
+            jax.device_put((s0, part(0), grid_t), device)
+        return _run_chunk.lower(*args, cfg.dt, steps=cfg.inner_steps,
                                 first_order=cfg.first_order).compile()
 
+    if devices:
+        # chunk k runs on devices[k mod D]; every device runs the same one-device program
+        # (a jit over inputs sharded across devices rounds some points differently)
+        compiled = [compile_for(d) for d in devices]
+    else:
+        compiled = [compile_for()]
+
     def run(start):
-        out = compiled(s0, part(start), grid_t, cfg.dt)
+        k = (start // size) % len(compiled)
+        args = (s0, part(start), grid_t)
+        if devices:
+            args = jax.device_put(args, devices[k])
+        out = compiled[k](*args, cfg.dt)
         return jax.tree_util.tree_map(lambda x: np.asarray(x)[:G - start], out)
 
     starts = list(range(0, G, size))
