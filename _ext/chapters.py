@@ -319,25 +319,25 @@ def _execute_missing(app) -> None:
             raise ExtensionError(f"{REUSE_ONLY} is set but the execution cache {folder} "
                                  f"lacks {missing} (`make test` executes them)")
     jobs = int(os.environ.get("METAREP_BOOK_JOBS", "2"))
-    failed = [o for o in ensure_all(jobs=jobs, log=logger.info) if o.error]
+    pages = notebook_pages()
+    outcomes = ensure_all(pages, jobs=jobs, log=logger.info)
+    failed = [o for o in outcomes if o.error]
     if failed:
         raise ExtensionError("chapters failed to execute (nothing was built):\n" + "\n".join(
             f"{o.source.relative_to(ROOT)}:\n{o.error}" for o in failed))
-    app.env.metarep_executed_before = time.time()
+    app.env.metarep_stored_seconds = {page: o.seconds for page, o in zip(pages, outcomes)}
 
 
 def _check_reused(app, env) -> list:
     """Warn if myst-nb executed a chapter itself (its reading and :func:`read` disagree, so
-    the chapter ran twice)."""
+    the chapter ran twice): its execution time is then not the stored one."""
     from myst_nb.sphinx_ import NbMetadataCollector
     from sphinx.util import logging
 
-    before = getattr(env, "metarep_executed_before", None)
-    if before is None:
-        return []
-    for docname in env.found_docs:
+    stored = getattr(env, "metarep_stored_seconds", {})
+    for docname, seconds in stored.items():
         data = NbMetadataCollector.get_exec_data(env, docname)
-        if data and data.get("mtime", 0) > before:
+        if data and data.get("runtime") != seconds:
             logging.getLogger(__name__).warning(
                 f"myst-nb executed {docname} although _ext/chapters.py had stored it: the "
                 "two readings of the chapter differ, so it ran twice")
