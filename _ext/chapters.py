@@ -139,17 +139,6 @@ def _files(root: Path):
                               and not any(part.endswith(".egg-info") for part in p.parts))
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            head = fh.read().split("\n\n", 1)[0]
-    except OSError:
-        head = platform.processor()
-    lines = [line for line in head.splitlines()
-             if line.split(":")[0].strip() in ("vendor_id", "model name", "flags", "Features")]
-    return "\n".join(" ".join(line.split()) for line in lines)
-
-
 def key(root: Path = ROOT) -> str:
     """sha256 of everything besides a chapter's own source that its outputs depend on."""
     h = hashlib.sha256()
@@ -162,7 +151,9 @@ def key(root: Path = ROOT) -> str:
     add(FORMAT)
     for path in _files(root):
         add(str(path.relative_to(root)), path.read_bytes())
-    add(sys.version, platform.platform(), _cpu())
+    from metarep.compile_cache import cpu_description
+
+    add(sys.version, platform.platform(), cpu_description())
     for var in ("XLA_FLAGS", "JAX_PLATFORMS", "JAX_ENABLE_X64", "CUDA_VISIBLE_DEVICES"):
         add(var, os.environ.get(var, ""))
     dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())

@@ -62,7 +62,9 @@ def test_second_process_hits_the_cache(tmp_path):
         assert second[key] == first[key], key
 
     # damaged entries: compiled again, replaced, same numbers
-    for entry in Path(first["stats"]["folder"]).glob("executables/*.pkl"):
+    entries = list(Path(first["stats"]["folder"]).glob("executables/*/*.pkl"))
+    assert len(entries) >= 4
+    for entry in entries:
         entry.write_bytes(b"not an executable")
     third, _ = _run(env)
     assert third["stats"]["compiled"] >= 4 and third["stats"]["written"] >= 4
@@ -119,3 +121,16 @@ def test_cpu_description_names_model_and_flags():
     assert text
     if os.path.exists("/proc/cpuinfo") and "flags" in open("/proc/cpuinfo").read():
         assert "flags=" in text and "model name=" in text
+
+
+def test_executables_of_old_sources_are_pruned(monkeypatch, tmp_path):
+    monkeypatch.setattr(compile_cache._State, "folder", tmp_path)
+    monkeypatch.setattr(compile_cache._State, "pruned", False)
+    base = tmp_path / "executables"
+    for i, name in enumerate(["old0", "old1", "old2", "old3"]):
+        (base / name).mkdir(parents=True)
+        os.utime(base / name, (1000 + i, 1000 + i))
+    current = compile_cache._executables()
+    assert current.name == compile_cache.source_digest()[:16]
+    kept = sorted(p.name for p in base.iterdir())
+    assert kept == sorted([current.name, "old2", "old3"])

@@ -104,8 +104,8 @@ def test_shards_resume_and_merge(tmp_path, kind):
 DEVICES = r"""
 import sys
 from pathlib import Path
-import jax
 from metarep import gridsweep
+import jax
 from metarep.config import Config
 assert len(jax.local_devices()) == 2, jax.local_devices()
 base = Config(K=2, M=2, N=30, alpha_max=1.0, record_every=0.5, first_order=True, dt=0.1)

@@ -25,8 +25,9 @@ your own jitted functions included, unless you configured JAX's cache yourself
 (``JAX_COMPILATION_CACHE_DIR`` or ``jax.config``), which metarep then leaves alone.
 
 A folder that cannot be written (read-only, a file in the way, no space) gives one warning and
-the process runs without a persistent cache. Nothing is evicted: ``python -m metarep cache``
-prints the folder and its size, ``--clear`` empties it.
+the process runs without a persistent cache. metarep's executables are kept for the three
+most recently used versions of its source; JAX's cache is not evicted:
+``python -m metarep cache`` prints the folder and its size, ``--clear`` empties it.
 
 XLA:CPU logs a false "machine type doesn't match" error for every executable it loads from a
 cache on CPUs with AVX-512 (the tuning flags ``+prefer-no-gather``/``+prefer-no-scatter``
@@ -38,6 +39,7 @@ when it imports jax itself with the cache on; set ``TF_CPP_MIN_LOG_LEVEL`` to ke
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import os
@@ -115,6 +117,7 @@ class _State:
     folder: Path | None = None
     xla_dir: Path | None = None
     warned = False
+    pruned = False
     counts = {"jax_hits": 0, "jax_misses": 0, "loaded": 0, "written": 0, "compiled": 0}
     local = threading.local()           # per thread: did JAX's cache serve the compile?
     lock = threading.Lock()
@@ -200,6 +203,7 @@ _context: str | None = None
 _ATTEMPTS = 4
 
 
+@functools.lru_cache(maxsize=1)
 def source_digest() -> str:
     """sha256 of the source of the metarep package (every ``.py`` file, path and text)."""
     pkg = Path(__file__).resolve().parent
@@ -282,7 +286,7 @@ class _PersistentJit:
             return self._jit.lower(*ordered).compile()
         name = f"{self.__module__}.{self.__qualname__}"
         digest = _digest(_global_context(), name, repr(key))
-        path = _State.folder / "executables" / f"{self.__name__}-{digest[:40]}.pkl"
+        path = _executables() / f"{self.__name__}-{digest[:40]}.pkl"
         compiled = _load(path)
         if compiled is not None:
             _State.counts["loaded"] += 1
@@ -304,10 +308,34 @@ class _PersistentJit:
         return compiled
 
 
+#: Versions of metarep's source whose executables are kept (the most recently used).
+_KEEP_SOURCES = 3
+
+
+def _executables() -> Path:
+    """``executables/<source digest>/`` of this version of metarep; once per process, the
+    folders of all but the :data:`_KEEP_SOURCES` most recently used versions are removed
+    (every edit of the library starts a new one)."""
+    import shutil
+
+    base = _State.folder / "executables"
+    path = base / source_digest()[:16]
+    if not _State.pruned:
+        _State.pruned = True
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            os.utime(path)
+            others = sorted((p for p in base.iterdir() if p.is_dir() and p != path),
+                            key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in others[_KEEP_SOURCES - 1:]:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return path
+
+
 def _salted(fun, static_argnames, salt: str):
     """``jax.jit`` of ``fun`` under the name ``<name>_<salt>`` (same signature)."""
-    import functools
-
     import jax
 
     @functools.wraps(fun)

@@ -21,8 +21,8 @@ folder::
   :class:`~metarep.config.Config`), each point over ``seeds`` seeds, vmapped in batches of
   ``batch`` seeds, the batches spread over the local devices. Extra column ``eg_sem``.
 
-Every device runs the same one-device program on batches of the same size, at the same
-time (one thread per device). A single program sharded over the devices (``jit`` over
+Every device runs the same one-device program on batches of the same size (the devices of
+an accelerator at the same time, one thread each). A single program sharded over the devices (``jit`` over
 sharded inputs, or ``shard_map``) is compiled for several partitions and XLA then rounds
 some operations differently: ulp-level differences measured here for ODE points at η = 1.5
 and for simulations with σ_B > 0 and S = 2, and a different batch size changes the rounding
@@ -306,8 +306,8 @@ def _ode_chunk(p: Plan, idx: range, devices) -> dict:
 
 def _sim_chunk(p: Plan, idx: range, devices) -> dict:
     """Simulations of the chunk's points: every (point, batch of ``p.batch`` seeds) is one
-    job, the jobs spread over the devices (job k on device k mod D, one thread per device,
-    each running the one-device program)."""
+    job, the jobs spread over the devices (job k on device k mod D, each running the
+    one-device program; one thread per accelerator)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from metarep.simulator import simulate
@@ -325,7 +325,10 @@ def _sim_chunk(p: Plan, idx: range, devices) -> dict:
                         progress=False, eg_method=p.eg_method,
                         device=devices[k % len(devices)])
 
-    with ThreadPoolExecutor(max_workers=len(devices)) as pool:
+    # at once on accelerators; one after the other on CPU devices, which share the host's
+    # cores anyway (XLA:CPU deadlocked here running the simulator on two host devices at once)
+    at_once = len(devices) if devices[0] is not None and devices[0].platform != "cpu" else 1
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
         runs = list(pool.map(one, range(len(jobs))))
     tables = []
     for (i, _), tr in zip(jobs, runs):
