@@ -21,8 +21,9 @@ folder::
   :class:`~metarep.config.Config`), each point over ``seeds`` seeds, vmapped in batches of
   ``batch`` seeds, the batches spread over the local devices. Extra column ``eg_sem``.
 
-Every device runs the same one-device program on batches of the same size (the devices of
-an accelerator at the same time, one thread each). A single program sharded over the devices (``jit`` over
+Every device runs the same one-device program on batches of the same size (accelerators at
+the same time, one thread each; CPU devices, which share the host's cores, one after the
+other: two XLA:CPU host devices running the simulator at once deadlocked here). A single program sharded over the devices (``jit`` over
 sharded inputs, or ``shard_map``) is compiled for several partitions and XLA then rounds
 some operations differently: ulp-level differences measured here for ODE points at η = 1.5
 and for simulations with σ_B > 0 and S = 2, and a different batch size changes the rounding
@@ -325,8 +326,7 @@ def _sim_chunk(p: Plan, idx: range, devices) -> dict:
                         progress=False, eg_method=p.eg_method,
                         device=devices[k % len(devices)])
 
-    # at once on accelerators; one after the other on CPU devices, which share the host's
-    # cores anyway (XLA:CPU deadlocked here running the simulator on two host devices at once)
+    # at once on accelerators; one after the other on CPU devices (see the module docstring)
     at_once = len(devices) if devices[0] is not None and devices[0].platform != "cpu" else 1
     with ThreadPoolExecutor(max_workers=at_once) as pool:
         runs = list(pool.map(one, range(len(jobs))))

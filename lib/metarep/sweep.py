@@ -113,7 +113,7 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     axis of length G. ``devices`` (a sequence of JAX devices): the chunks of exactly ``chunk``
     points (the last one padded by repeating its last point) are spread over these devices,
     each running the same one-device program, so that the numbers do not depend on the
-    number of devices.
+    number of devices (at once on accelerators, one after the other on CPU devices).
     Returns a :class:`SweepResult`.
     """
     ode._check_support(cfg)
@@ -142,7 +142,10 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     grid_t = jnp.asarray(ode.padded_grid(t))
     G = int(np.prod(shape))
     if devices:
-        workers, size = len(devices), chunk
+        # accelerators run their chunks at once (a thread each); CPU devices share the host's
+        # cores, and two XLA:CPU host devices running at once deadlocked here: one at a time
+        workers = len(devices) if devices[0].platform != "cpu" else 1
+        size = chunk
     else:
         workers = max(1, min(workers or len(os.sched_getaffinity(0)), G))
         size = min(chunk, -(-G // workers))
