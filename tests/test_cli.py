@@ -1,4 +1,4 @@
-"""Command line: `python -m metarep ode|sim` writes SPEC §4 tables, configs and figures."""
+"""Command line: `python -m metarep ode|sim` writes tables, configs and figures."""
 
 import csv
 import subprocess

@@ -1,4 +1,4 @@
-"""Configuration: defaults, validation messages, overrides and TOML round trips (SPEC §4)."""
+"""Configuration: defaults, validation messages, overrides and TOML round trips."""
 
 import numpy as np
 import pytest
@@ -6,12 +6,12 @@ import pytest
 from metarep.config import KEY_HELP, Config
 from metarep.errors import ConfigError
 
-SPEC_KEYS = ("K M N eta eta_in eta_head inner_steps support query_batch first_order v_mean "
+MODEL_KEYS = ("K M N eta eta_in eta_head inner_steps support query_batch first_order v_mean "
              "v_std teacher_spread label_noise teacher alpha_max record_every seed").split()
 
 
 def test_spec_keys_are_configuration_keys():
-    assert set(SPEC_KEYS) <= set(KEY_HELP)
+    assert set(MODEL_KEYS) <= set(KEY_HELP)
     assert set(KEY_HELP) == {f for f in Config.__dataclass_fields__}
 
 

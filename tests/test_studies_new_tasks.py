@@ -38,8 +38,8 @@ def trained():
     return nt.train_microscopic(CFG, [0, 1])
 
 
-def test_initial_state_is_the_shared_initialisation():
-    st = nt.initial_state(CFG, [3])
+def test_initial_networks_are_the_shared_initialisation():
+    st = nt.initial_networks(CFG, [3])
     B, W, a = initial_weights(CFG.replace(seed=3))
     np.testing.assert_array_equal(st.W[0], W)
     np.testing.assert_array_equal(st.B[0], B)

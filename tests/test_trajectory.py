@@ -1,9 +1,10 @@
-"""Trajectories: shape checks, seed statistics, CSV (SPEC §4 columns) and NPZ round trips."""
+"""Trajectories: shape checks, seed statistics, per-seed teachers, CSV and NPZ round trips."""
 
 import numpy as np
 import pytest
 
 from metarep.config import Config
+from metarep.observables import specialization_index
 from metarep.trajectory import Trajectory
 
 
@@ -53,3 +54,51 @@ def test_cosines_and_shape_errors():
     np.testing.assert_allclose(traj.cosines()[0], [[1.0, 0.0], [0.5, 0.25]])
     with pytest.raises(ValueError, match="shape"):
         Trajectory([0.0, 1.0], Q, [[[2.0, 0.0], [0.5, 0.5]]], [[0.0, 0.0]], [0.1])
+
+
+def test_one_seed_has_no_standard_error():
+    """seed_sem of a single seed is NaN (no spread to estimate), not 0."""
+    traj = _random_traj(np.random.default_rng(3), seeds=(4,))
+    sem = traj.seed_sem()
+    for name in ("Q", "R", "a", "eg"):
+        assert np.all(np.isnan(getattr(sem, name))), name
+    assert np.all(np.isnan(sem.observables["eg_sem"]))
+    np.testing.assert_array_equal(traj.seed_mean().eg, traj.eg[0])
+
+
+def test_per_seed_teacher_overlaps():
+    """T of shape (seeds, M, M): cosines and the specialization index use each seed's T,
+    T_records broadcasts it to every record, select keeps the seeds' T, seed_mean averages
+    it, and the NPZ file keeps it."""
+    rng = np.random.default_rng(4)
+    traj = _random_traj(rng, seeds=(0, 1, 2), K=2, M=2)
+    T = np.stack([np.diag([1.0, 4.0]), np.eye(2), np.diag([9.0, 1.0])])
+    traj = traj.replace(T=T)
+    assert traj.T_records.shape == (3, 4, 2, 2)
+    np.testing.assert_array_equal(traj.T_records[2, 3], T[2])
+    cos = traj.cosines()
+    for s in range(3):
+        want = traj.R[s] / np.sqrt(np.diagonal(traj.Q[s], axis1=-2, axis2=-1)[..., :, None]
+                                   * np.diag(T[s])[None, None, :])
+        np.testing.assert_allclose(cos[s], want, rtol=1e-14)
+    spec = traj.specialization()
+    assert spec.shape == traj.eg.shape
+    np.testing.assert_allclose(spec[1], specialization_index(traj.Q[1], traj.R[1], T[1]),
+                               rtol=1e-14)
+    sub = traj.select([2, 0])
+    np.testing.assert_array_equal(sub.seeds, [2, 0])
+    np.testing.assert_array_equal(sub.T, T[[2, 0]])
+    np.testing.assert_array_equal(sub.R, traj.R[[2, 0]])
+    np.testing.assert_array_equal(sub.observables["eg_sem"], traj.observables["eg_sem"][[2, 0]])
+    np.testing.assert_allclose(traj.seed_mean().T, T.mean(axis=0))
+    with pytest.raises(ValueError, match="shape"):
+        traj.replace(T=T[:2])
+    with pytest.raises(ValueError, match="no seed axis"):
+        traj.seed_mean().select([0])
+
+
+def test_per_seed_teacher_survives_npz(tmp_path):
+    traj = _random_traj(np.random.default_rng(5), seeds=(0, 1), K=2, M=2)
+    traj = traj.replace(T=np.stack([np.diag([1.0, 2.0]), np.diag([3.0, 1.0])]))
+    back = Trajectory.from_npz(traj.to_npz(tmp_path / "t.npz"))
+    np.testing.assert_array_equal(back.T, traj.T)

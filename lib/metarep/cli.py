@@ -1,7 +1,7 @@
 """Command line: ``python -m metarep {ode,sim} [--config F.toml] [--set key=value ...]``.
 
 ``ode`` integrates the order-parameter equations, ``sim`` runs the microscopic simulation
-over several seeds. Both write a table (``--out``: ``.csv`` per SPEC §4, or ``.npz``), with the
+over several seeds. Both write a table (``--out``: ``.csv`` or ``.npz``), with the
 configuration beside it, and optionally the overview figure (``--plot``).
 """
 
@@ -71,10 +71,10 @@ def parser() -> argparse.ArgumentParser:
     for name, helptext in (("ode", "integrate the order-parameter ODEs (N → ∞ theory)"),
                            ("sim", "simulate the microscopic process at finite N")):
         s = sub.add_parser(name, help=helptext)
-        s.add_argument("--config", help="TOML file with configuration keys (SPEC §4)")
+        s.add_argument("--config", help="TOML file with configuration keys (see the book's appendix Reproducing)")
         s.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override one key (repeatable), e.g. --set eta_in=0.5")
-        s.add_argument("--out", help="output table: .csv (SPEC §4 columns) or .npz")
+        s.add_argument("--out", help="output table: .csv or .npz")
         s.add_argument("--plot", help="write the overview figure to this file (.png, .pdf)")
     sim = sub.choices["sim"]
     sim.add_argument("--seeds", type=int, default=1, help="number of seeds (seed, seed+1, …)")

@@ -1,7 +1,7 @@
-"""The frozen configuration of a meta-learning run (SPEC §4).
+"""The frozen configuration of a meta-learning run.
 
-One :class:`Config` describes the microscopic process (SPEC §1) and, equivalently, the
-order-parameter ODE that describes it as N → ∞. The same keys are used by the library, the
+One :class:`Config` describes the microscopic process (the book's chapter *The scenario*)
+and, equivalently, the order-parameter ODE that describes it as N → ∞. The same keys are used by the library, the
 command line (``--set key=value``) and the TOML configuration files. Every value is checked
 when the object is built; an invalid one raises :class:`~metarep.errors.ConfigError` naming the
 key and the allowed range.
@@ -26,7 +26,7 @@ import numpy as np
 
 from metarep.errors import ConfigError
 
-#: Keys documented in the SPEC, then the initial-state and numerical keys.
+#: The model's keys, then the initial-state and numerical keys, each with its meaning and range.
 KEY_HELP: dict[str, str] = {
     "K": "number of meta-learner hidden units (integer >= 1)",
     "M": "number of meta-teacher hidden units (integer >= 1)",
@@ -69,7 +69,7 @@ def _matrix(value: Any, shape: tuple[int, ...], key: str) -> tuple | None:
 
 @dataclass(frozen=True)
 class Config:
-    """Hyper-parameters and initial state of one run (SPEC §1, §4).
+    """Hyper-parameters and initial state of one run.
 
     Numbers are O(1) as N → ∞ (time α counts tasks per input dimension). Explicit initial
     overlaps ``Q0`` (K×K), ``R0`` (K×M) and ``a0`` (K,) are stored as nested tuples so that the
@@ -250,7 +250,7 @@ class Config:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Config":
-        """Read a TOML file of ``key = value`` lines (SPEC §4 names)."""
+        """Read a TOML file of ``key = value`` lines (the keys of :data:`KEY_HELP`)."""
         with open(path, "rb") as fh:
             return cls.from_dict(tomllib.load(fh))
 

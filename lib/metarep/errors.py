@@ -1,4 +1,4 @@
-"""Exceptions raised by metarep: bad configuration and diverging runs."""
+"""Exceptions raised by metarep: bad configuration, diverging runs, inaccurate integration."""
 
 
 class ConfigError(ValueError):
@@ -6,4 +6,8 @@ class ConfigError(ValueError):
 
 
 class DivergenceError(RuntimeError):
-    """A run (ODE or simulation) produced NaN/inf; the message names the likely cause."""
+    """A run (ODE or simulation) blew up; the message names the likely cause."""
+
+
+class AccuracyError(RuntimeError):
+    """The ODE integration error exceeds its tolerance; the message names the step dt."""

@@ -34,6 +34,11 @@ STYLE = {
 }
 
 ALPHA_LABEL = r"$\alpha$ (tasks / $N$)"
+ETA_LABEL = r"outer rate $\eta$"
+ETA_IN_LABEL = r"inner rate $\eta_\mathrm{in}$"
+STIFF_LABEL = r"stiffness $\eta_\mathrm{in}\lambda_\mathrm{max}(C)$"
+TSPEC_LABEL = r"time to specialize $\alpha_\mathrm{spec}$"
+EG_FINAL_LABEL = r"final meta-test error $\epsilon_g(\alpha_\mathrm{max})$"
 
 
 @contextmanager
@@ -56,6 +61,17 @@ def unit_colors(n: int) -> list:
     """Distinct colours for n units (teacher units index colour throughout the book)."""
     cmap = plt.get_cmap("tab10")
     return [cmap(i % 10) for i in range(n)]
+
+
+def label_error_and_specialization(ax_error, ax_spec, ylim=(-0.03, 1.03)) -> None:
+    """Axes of the common pair of panels against α: the meta-test error (log scale) and the
+    specialization index (limits ``ylim``)."""
+    ax_error.set_yscale("log")
+    ax_error.set_ylabel(r"meta-test error $\epsilon_g$")
+    ax_spec.set_ylabel("specialization index")
+    ax_spec.set_ylim(*ylim)
+    for ax in (ax_error, ax_spec):
+        ax.set_xlabel(ALPHA_LABEL)
 
 
 def draw_sim(ax, alpha, mean, sem, color, label=None, every: int = 1) -> None:

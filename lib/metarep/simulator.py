@@ -1,4 +1,4 @@
-r"""The microscopic process of SPEC §1 at finite N: online meta-training, one task per step.
+r"""The microscopic process at finite N: online meta-training, one task per step.
 
 One meta-training step (:func:`meta_step`) draws a fresh task τ,
 
@@ -61,6 +61,7 @@ from metarep import gaussian
 from metarep.activation import g
 from metarep.config import Config
 from metarep.errors import DivergenceError
+from metarep.divergence import explain
 from metarep.initial import initial_weights, split_keys
 from metarep.integrals import i2_matrix
 from metarep.trajectory import Trajectory
@@ -701,26 +702,14 @@ def _record(W, a, B, keys, prm, spec, n_tasks, n_test):
     return Q, R, a, eg, sem
 
 
-def _divergence(cfg: Config, W, t: int) -> DivergenceError:
-    """The error for a run that became non-finite at step t, naming the likely cause.
-
-    W (K, N) is the last finite body before that step (start of the chunk).
-    """
-    Q = W @ W.T / cfg.N
-    C = np.asarray(i2_matrix(Q, np.diag(Q), np.diag(Q)))
-    lam = float(np.linalg.eigvalsh(C).max())
+def _divergence(cfg: Config, W, a, B, t: int) -> DivergenceError:
+    """The error for a run that became non-finite at step t, naming the likely cause
+    (:func:`metarep.divergence.explain`) measured at the last finite state (W (K, N), a (K,)),
+    the state just before step t (B (M, N): the run's teacher)."""
+    W, a, B = (np.asarray(x, dtype=float) for x in (W, a, B))
+    Q, R, T = W @ W.T / cfg.N, W @ B.T / cfg.N, B @ B.T / cfg.N
     where = f"the simulation diverged at α ≈ {t / cfg.N:.4g} (step {t}): W or a became non-finite"
-    if cfg.inner_steps > 0 and cfg.eta_in * lam > 2:
-        cause = (f"the inner loop is unstable: eta_in = {cfg.eta_in:g} exceeds "
-                 f"2/λ_max(C) = {2 / lam:.3g} (C = I2(Q) of the last finite state)")
-    else:
-        cause = (f"the outer learning rate is too large (eta = {cfg.eta:g}, "
-                 f"eta_head = {cfg.eta_head:g}); "
-                 f"eta_in·λ_max(C) = {cfg.eta_in * lam:.3g} at the last finite state")
-        if cfg.P is not None:
-            cause += (f"; with support P = {cfg.P} the empirical support Gram fluctuates "
-                      "around C, so eta_in close to 2/λ_max(C) can also diverge")
-    return DivergenceError(f"{where}. Likely cause: {cause}.")
+    return DivergenceError(f"{where}. Likely cause: {explain(cfg, (Q, R, a), T)}.")
 
 
 def run_keys(seed: int) -> tuple[jax.Array, jax.Array]:
@@ -742,11 +731,15 @@ def advance(cfg: Config, W, a, B, train_keys, t0: int, t1: int):
     """
     W, a, B = _cast(cfg, W, a, B)
     bad = jnp.full(W.shape[:1], -1, dtype=jnp.int64)
-    W1, a1, bad = _advance(W, a, bad, B, train_keys, int(t0), int(t1), params_of(cfg),
-                           spec_of(cfg))
+    prm, spec = params_of(cfg), spec_of(cfg)
+    W1, a1, bad = _advance(W, a, bad, B, train_keys, int(t0), int(t1), prm, spec)
     if int(jnp.max(bad)) >= 0:
         s = int(jnp.argmax(bad >= 0))
-        raise _divergence(cfg, np.asarray(W[s], dtype=float), int(bad[s]))
+        t = int(bad[s])
+        # the last finite state: the steps of the seeds up to (not including) step t
+        Wl, al, _ = _advance(W, a, jnp.full(W.shape[:1], -1, dtype=jnp.int64), B, train_keys,
+                             int(t0), t, prm, spec) if t > t0 else (W, a, None)
+        raise _divergence(cfg, Wl[s], al[s], B[s], t)
     return W1, a1
 
 
@@ -784,8 +777,8 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     Recorded per seed and time: Q (K, K), R (K, M), a (K,), ``eg`` = Monte-Carlo meta-test
     error (:func:`meta_test_error_mc`, ``eg_tasks`` tasks × ``eg_test`` test samples) and its
     standard error as the observable ``eg_sem`` (both NaN with ``eg_tasks = 0``, which skips
-    the estimate). The Trajectory's T is the seed average of
-    B Bᵀ/N (I for the orthogonal teacher).
+    the estimate). The Trajectory's T is each seed's B Bᵀ/N, shape (seeds, M, M) (I, (M, M),
+    for the orthogonal teacher).
 
     Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite.
     """
@@ -798,9 +791,8 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     spec, prm = spec_of(cfg), params_of(cfg)
     init = [initial_weights(cfg.replace(seed=s)) for s in seed_list]
     B, W, a = (jnp.asarray(np.stack(x), dtype=jnp.dtype(cfg.dtype)) for x in zip(*init))
-    T = np.mean([b @ b.T / cfg.N for b, _, _ in init], axis=0)
-    if cfg.teacher == "orthogonal":
-        T = np.eye(cfg.M)
+    T = (np.eye(cfg.M) if cfg.teacher == "orthogonal"
+         else np.stack([b @ b.T / cfg.N for b, _, _ in init]))
     train_keys, eval_keys = (jnp.stack(k) for k in zip(*(run_keys(s) for s in seed_list)))
     fold = jax.vmap(jax.random.fold_in, (0, None))
     records = []
@@ -820,5 +812,14 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
                       seeds=np.array(seed_list), config=cfg, T=T)
 
 
-__all__ = ["simulate", "advance", "meta_step", "sample_task", "task_increment", "Task", "step_increments", "meta_test_error_mc", "xi_overlaps",
+def simulate_sizes(cfg: Config, sizes: Sequence[int], seeds, alphas=None,
+                   **kwargs) -> dict[int, Trajectory]:
+    """:func:`simulate` of ``cfg`` at each N in ``sizes`` (seeds vmapped; one compilation per
+    N): {N: Trajectory}. ``kwargs`` are passed on (e.g. ``progress``, ``eg_tasks``)."""
+    kwargs.setdefault("progress", False)
+    return {int(N): simulate(cfg.replace(N=int(N)), seeds=seeds, alphas=alphas, **kwargs)
+            for N in sizes}
+
+
+__all__ = ["simulate", "simulate_sizes", "advance", "meta_step", "sample_task", "task_increment", "Task", "step_increments", "meta_test_error_mc", "xi_overlaps",
            "record_steps", "run_keys", "step_key", "Spec", "Params", "spec_of", "params_of", "EG_TASKS", "EG_TEST"]

@@ -1,33 +1,28 @@
 r"""The ODE integrated over a grid of hyper-parameters at once (phase diagrams).
 
-The numeric hyper-parameters are leaves of :class:`metarep.ode.Hyper`, so one compiled
-integration (:func:`metarep.ode.solve_and_observe`) is ``vmap``-ped over every point of the
-grid; the structure (K, M, S = ``inner_steps``, ``first_order``) and the step ``dt`` are
-shared. Example::
+The numeric hyper-parameters are leaves of :class:`metarep.drift.Hyper`, so every point of
+an outer-product grid is one run of :func:`metarep.ode.integrate_batch` (one compiled,
+vmapped program); the structure (K, M, S = ``inner_steps``, ``first_order``) and the step
+``dt`` are shared. Example::
 
     res = sweep(cfg, {"eta": np.linspace(0.1, 3, 32), "eta_in": np.linspace(0, 2, 32)})
     res.eg[i, j, -1]        # final meta-test error at eta[i], eta_in[j]
 
-Diverged runs do not raise: their records are flagged in ``diverged`` (same criterion as
-:func:`metarep.ode.diverged`: non-finite, or eg > EG_BLOWUP × the zero predictor's error),
-and every record from the first diverged one on is set to NaN.
+Diverged runs do not raise: their records are flagged in ``diverged`` (the criterion of
+:func:`metarep.divergence.diverged`) and every record from the first diverged one on is NaN.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metarep import ode
+from metarep import drift, ode
 from metarep.errors import ConfigError
 
-#: Sweepable configuration keys that are fields of :class:`metarep.ode.Hyper` / of its task
+#: Sweepable configuration keys that are fields of :class:`metarep.drift.Hyper` / of its task
 #: distribution (key -> field name); ``v_mean`` is broadcast over the M readouts.
 _HYPER_FIELDS = {"eta": "eta", "eta_in": "eta_in", "eta_head": "eta_head",
                  "query_batch": "batch"}
@@ -53,12 +48,14 @@ class SweepResult(NamedTuple):
     diverged: np.ndarray
 
 
-def _batched_hyper(cfg, points: dict[str, np.ndarray], T) -> ode.Hyper:
-    """A Hyper whose leaves all have a leading grid axis of length G."""
+def grid_hypers(cfg, points: dict[str, np.ndarray], T=None) -> drift.Hyper:
+    """A Hyper whose leaves all have a leading axis of length G: the configuration's values,
+    with the keys of ``points`` ({key: (G,) values}, keys of :data:`SWEEPABLE`) replaced."""
     G = len(next(iter(points.values())))
-    base = ode.hyper(cfg, T)
-    leaf = lambda x: jnp.broadcast_to(x, (G, *jnp.shape(x)))  # noqa: E731
-    hp = jax.tree_util.tree_map(leaf, base)
+    base = drift.hyper(cfg, T)
+    lead = lambda x: jnp.broadcast_to(x, (G, *jnp.shape(x)))  # noqa: E731
+    hp = drift.Hyper(*(lead(x) for x in base[:4]), dist=type(base.dist)(
+        *(lead(x) for x in base.dist)))
     dist = hp.dist
     for name, vals in points.items():
         vals = jnp.asarray(vals, dtype=jnp.float64)
@@ -81,36 +78,16 @@ def _check(name: str, vals: np.ndarray) -> None:
         raise ConfigError(f"sweep values of {name} out of range")
 
 
-@partial(jax.jit, static_argnames=("steps", "first_order"))
-def _run_chunk(s0, hp, grid_t, dt, steps, first_order):
-    """vmap over the leading axis of every leaf of ``hp``: states, eg, extra, diverged mask;
-    records from the first diverged one on are NaN."""
-    def one(h):
-        states, eg, extra = ode.solve_and_observe(s0, h, grid_t, dt, steps, first_order)
-        bad = jnp.cumsum(ode.diverged(states, eg, h.dist)) > 0
-
-        def nan(x):
-            return jnp.where(bad.reshape(bad.shape + (1,) * (x.ndim - 1)), jnp.nan, x)
-
-        return (jax.tree_util.tree_map(nan, states), nan(eg),
-                {k: nan(v) for k, v in extra.items()}, bad)
-
-    return jax.vmap(one)(hp)
-
-
 def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 1024,
           workers: int | None = None):
     """Integrate the ODE of ``cfg`` at every point of the outer-product ``grid``.
 
     grid: {key: 1-d values} with keys from :data:`SWEEPABLE` (``v_mean`` sets all readout
-    means). alphas: record times (default cfg.record_alphas; must start at 0 or later — the
-    state at α = 0 is prepended internally as in :func:`metarep.ode.integrate`). state0, T:
-    as in :func:`metarep.ode.integrate`. Grid points are vmapped in chunks of at most
-    ``chunk`` points, run concurrently by ``workers`` threads (default: one per available
-    core; a compiled XLA call runs outside the GIL).
+    means). alphas: record times (default cfg.record_alphas). state0, T: as in
+    :func:`metarep.ode.integrate`. Runs are those of :func:`metarep.ode.integrate_batch`
+    (``chunk``, ``workers``) with ``on_divergence="mask"``; an inaccurate integration warns.
     Returns a :class:`SweepResult`.
     """
-    ode._check_support(cfg)
     names = tuple(grid)
     values = tuple(np.atleast_1d(np.asarray(grid[k], dtype=float)) for k in names)
     for name, vals in zip(names, values):
@@ -118,42 +95,22 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     shape = tuple(len(v) for v in values)
     mesh = np.meshgrid(*values, indexing="ij")
     points = {k: m.ravel() for k, m in zip(names, mesh)}
-    alphas = cfg.record_alphas if alphas is None else alphas
-    t, drop_first = ode._time_grid(alphas)
+    G = int(np.prod(shape))
+    states = None
     if state0 is None:
         s0, T0 = ode.initial_state(cfg)
+        T = T0 if T is None else T
     else:
-        s0, T0 = ode.State(*(jnp.asarray(x, dtype=jnp.float64) for x in state0)), None
-    T = T0 if T is None else T
-    hp = _batched_hyper(cfg, points, T)
-    grid_t = jnp.asarray(ode.padded_grid(t))
-    G = int(np.prod(shape))
-    workers = max(1, min(workers or len(os.sched_getaffinity(0)), G))
-    size = min(chunk, -(-G // workers))
+        states = ode.stack_states([state0] * G)
+    run = ode.integrate_batch(cfg, alphas, states=states, hypers=grid_hypers(cfg, points, T),
+                              on_divergence="mask", accuracy="warn", chunk=chunk,
+                              workers=workers)
 
-    def part(start):
-        # every chunk has the same size (the last one repeats its last point): one compilation
-        idx = np.minimum(np.arange(start, start + size), G - 1)
-        return jax.tree_util.tree_map(lambda x: x[idx], hp)
+    def rs(x):  # (G, n, ...) -> (*shape, n, ...)
+        return x.reshape(shape + x.shape[1:])
 
-    compiled = _run_chunk.lower(s0, part(0), grid_t, cfg.dt, steps=cfg.inner_steps,
-                                first_order=cfg.first_order).compile()
-
-    def run(start):
-        out = compiled(s0, part(start), grid_t, cfg.dt)
-        return jax.tree_util.tree_map(lambda x: np.asarray(x)[:G - start], out)
-
-    starts = list(range(0, G, size))
-    with ThreadPoolExecutor(max_workers=workers) as pool:   # XLA releases the GIL
-        outs = list(pool.map(run, starts))
-    states, eg, extra, bad = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *outs)
-    sl = slice(1 if drop_first else 0, len(t))       # requested records only (no padding)
-
-    def rs(x):  # (G, n_grid, ...) -> (*shape, n_records, ...)
-        return x.reshape(shape + x.shape[1:])[(slice(None),) * len(shape) + (sl,)]
-
-    return SweepResult(names, values, t[sl], rs(eg), rs(states.Q), rs(states.R), rs(states.a),
-                       {k: rs(v) for k, v in extra.items()}, rs(bad))
+    return SweepResult(names, values, run.alpha, rs(run.eg), rs(run.Q), rs(run.R), rs(run.a),
+                       {k: rs(v) for k, v in run.observables.items()}, rs(run.diverged))
 
 
-__all__ = ["SWEEPABLE", "SweepResult", "sweep"]
+__all__ = ["SWEEPABLE", "SweepResult", "grid_hypers", "sweep"]

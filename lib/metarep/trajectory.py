@@ -1,7 +1,8 @@
-"""Recorded trajectories of the order parameters, and their CSV/NPZ files (SPEC §4).
+"""Recorded trajectories of the order parameters, and their CSV/NPZ files.
 
 A :class:`Trajectory` holds the recorded states of one ODE integration, or of several
-simulation seeds (then every array has a leading seed axis). Tables have the columns
+runs with a seed each — simulation seeds, or the ODE started from each seed's initial state
+(then every array has a leading seed axis). Tables have the columns
 ``alpha, eg, Q_i_j (i <= j), R_i_m, a_i`` (indices from 0), then any other observables, then
 ``seed`` for simulations (one row per seed and record).
 """
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from metarep.analysis import seed_stats
 from metarep.config import Config
+from metarep.observables import specialization_index
 from metarep.downloads import write_csv
 
 
@@ -24,9 +27,10 @@ from metarep.downloads import write_csv
 class Trajectory:
     """States recorded at times ``alpha``.
 
-    Shapes, with ``...`` = (n_seeds,) for simulations and () for the ODE:
+    Shapes, with ``...`` = (n_seeds,) for runs with seeds and () for one ODE run:
     alpha (n,), Q (..., n, K, K), R (..., n, K, M), a (..., n, K), eg (..., n),
-    observables: name -> (..., n), seeds (n_seeds,) or None, T (M, M) teacher overlaps.
+    observables: name -> (..., n), seeds (n_seeds,) or None, T the teacher overlaps, (M, M)
+    or, one per seed, (n_seeds, M, M).
     """
 
     alpha: np.ndarray
@@ -55,9 +59,11 @@ class Trajectory:
             if value.shape != shape:
                 raise ValueError(f"trajectory field {name} has shape {value.shape}, "
                                  f"expected {shape}")
-        if self.T is None:
-            object.__setattr__(self, "T", np.eye(M))
-        object.__setattr__(self, "T", np.asarray(self.T, dtype=float))
+        T = np.eye(M) if self.T is None else np.asarray(self.T, dtype=float)
+        if T.shape not in ((M, M), (*lead, M, M)):
+            raise ValueError(f"trajectory field T has shape {T.shape}, expected {(M, M)} or "
+                             f"{(*lead, M, M)}")
+        object.__setattr__(self, "T", T)
 
     @property
     def K(self) -> int:
@@ -71,11 +77,33 @@ class Trajectory:
     def has_seeds(self) -> bool:
         return self.seeds is not None
 
+    @property
+    def T_records(self) -> np.ndarray:
+        """The teacher overlaps broadcast to every record, shape (..., n, M, M)."""
+        T = self.T if self.T.ndim == 2 else self.T[:, None]
+        return np.broadcast_to(T, (*self.eg.shape, self.M, self.M))
+
     def cosines(self) -> np.ndarray:
         """Student-teacher cosines R_km / √(Q_kk T_mm), shape (..., n, K, M)."""
         q = np.sqrt(np.diagonal(self.Q, axis1=-2, axis2=-1))[..., :, None]
-        t = np.sqrt(np.diag(self.T))
+        t = np.sqrt(np.diagonal(self.T_records, axis1=-2, axis2=-1))[..., None, :]
         return self.R / (q * t)
+
+    def specialization(self) -> np.ndarray:
+        """Specialization index of every record (shape of ``eg``;
+        :func:`metarep.observables.specialization_index`)."""
+        return np.asarray(specialization_index(self.Q, self.R, self.T_records))
+
+    def select(self, seeds) -> "Trajectory":
+        """The runs of some of the seeds (in the given order)."""
+        if not self.has_seeds:
+            raise ValueError("this trajectory has no seed axis")
+        idx = [int(np.flatnonzero(self.seeds == s)[0]) for s in seeds]
+        pick = lambda x: x[idx]  # noqa: E731
+        return Trajectory(self.alpha, pick(self.Q), pick(self.R), pick(self.a), pick(self.eg),
+                          {k: pick(v) for k, v in self.observables.items()},
+                          self.seeds[idx], self.config, self.T if self.T.ndim == 2
+                          else pick(self.T))
 
     def replace(self, **changes) -> "Trajectory":
         return dataclasses.replace(self, **changes)
@@ -84,23 +112,24 @@ class Trajectory:
     def _over_seeds(self, reduce) -> "Trajectory":
         if not self.has_seeds:
             raise ValueError("this trajectory has no seed axis")
+        T = self.T if self.T.ndim == 2 else self.T.mean(axis=0)
         return Trajectory(self.alpha, reduce(self.Q), reduce(self.R), reduce(self.a),
                           reduce(self.eg), {k: reduce(v) for k, v in self.observables.items()},
-                          None, self.config, self.T)
+                          None, self.config, T)
 
     def seed_mean(self) -> "Trajectory":
-        """Average over seeds (every field)."""
-        return self._over_seeds(lambda x: x.mean(axis=0))
+        """Average over seeds (every field; :func:`metarep.analysis.seed_stats`)."""
+        return self._over_seeds(lambda x: seed_stats(x).mean)
 
     def seed_sem(self) -> "Trajectory":
-        """Standard error of the seed average (sample std / √n_seeds; 0 for one seed)."""
-        n = len(self.seeds)
-        return self._over_seeds(
-            lambda x: x.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(x[0]))
+        """Standard error of the seed average (:func:`metarep.analysis.seed_stats`: sample
+        std with ddof = 1 over √n; NaN for one seed)."""
+        return self._over_seeds(lambda x: seed_stats(x).sem)
 
     # -- tables ----------------------------------------------------------------------------
     def columns(self) -> dict[str, np.ndarray]:
-        """Flat columns in SPEC §4 order; arrays of shape (..., n)."""
+        """Flat columns in table order (``eg``, ``Q_i_j``, ``R_i_m``, ``a_i``, then the
+        observables); arrays of shape (..., n)."""
         K, M = self.K, self.M
         cols = {"eg": self.eg}
         cols.update({f"Q_{i}_{j}": self.Q[..., i, j] for i in range(K) for j in range(i, K)})

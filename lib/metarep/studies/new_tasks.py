@@ -4,7 +4,7 @@ Computations and figures of the book chapter *Generalisation to new tasks*
 (``book/new_tasks.md``).
 
 * Theory: the error on a fresh task after s test-time steps of rate η_in is the meta-loss
-  with s in place of S (``eq-metaloss``; :func:`metarep.observables.error_after`), evaluated
+  with s in place of S (``eq-metaloss``; :func:`metarep.metaloss.meta_test_error`), evaluated
   at any state (Q, R, a) — the end of meta-training, of multi-task training (η_in = 0), or
   the initial random body. :func:`adaptation_curves` evaluates it for many s and states.
 * Simulation: :func:`train_microscopic` meta-trains the microscopic network with the
@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import observables
+from metarep import metaloss
 from metarep.initial import initial_weights, overlaps
 from metarep.plotting import style, unit_colors
 from metarep.simulator import advance, meta_test_error_mc, run_keys
@@ -39,7 +39,7 @@ def adaptation_curves(Q, R, a, dist, eta_in: float, steps: Sequence[int]) -> np.
 
     Q (n, K, K), R (n, K, M), a (n, K): n states; ``dist``: the task distribution
     (:func:`metarep.metaloss.task_dist`). Returns (n, len(steps)):
-    :func:`metarep.observables.error_after` of each state after s steps of rate ``eta_in``
+    :func:`metarep.metaloss.meta_test_error` of each state after s steps of rate ``eta_in``
     (one compiled program per tuple of steps).
     """
     Q, R, a = (jnp.asarray(x, dtype=jnp.float64) for x in (Q, R, a))
@@ -49,14 +49,14 @@ def adaptation_curves(Q, R, a, dist, eta_in: float, steps: Sequence[int]) -> np.
 @partial(jax.jit, static_argnames="steps")
 def _curves(Q, R, a, dist, eta_in, steps):
     def one(q, r, h):
-        return jnp.stack([observables.error_after(q, r, h, dist, eta_in, s) for s in steps])
+        return jnp.stack([metaloss.meta_test_error(q, r, h, dist, eta_in, s) for s in steps])
     return jax.vmap(one)(Q, R, a)
 
 
 def oracle_errors(Q, R, dist) -> np.ndarray:
     """Oracle error (best head per task) of each of n states, Q (n, K, K), R (n, K, M) → (n,)."""
     Q, R = (jnp.asarray(x, dtype=jnp.float64) for x in (Q, R))
-    return np.asarray(jax.vmap(lambda q, r: observables.oracle_error(q, r, dist))(Q, R))
+    return np.asarray(jax.vmap(lambda q, r: metaloss.oracle_error(q, r, dist))(Q, R))
 
 
 # -- simulation -----------------------------------------------------------------------------
@@ -82,7 +82,7 @@ class MicroState:
         return tuple(np.stack(x) for x in zip(*QRT))
 
 
-def initial_state(cfg, seeds: Sequence[int]) -> MicroState:
+def initial_networks(cfg, seeds: Sequence[int]) -> MicroState:
     """The initial networks of ``seeds`` (:func:`metarep.initial.initial_weights`), α = 0."""
     init = [initial_weights(cfg.replace(seed=int(s))) for s in seeds]
     B, W, a = (np.stack(x) for x in zip(*init))
@@ -92,12 +92,12 @@ def initial_state(cfg, seeds: Sequence[int]) -> MicroState:
 def train_microscopic(cfg, seeds: Sequence[int]) -> MicroState:
     """Meta-train the microscopic network of each seed for ``cfg.n_steps`` tasks (α_max).
 
-    Starts from :func:`initial_state` and runs the training loop of
+    Starts from :func:`initial_networks` and runs the training loop of
     :func:`metarep.simulator.simulate` (:func:`metarep.simulator.advance`: same task stream,
     same steps, vmapped over seeds). Returns the final :class:`MicroState`; raises
     :class:`~metarep.errors.DivergenceError` if the run diverges.
     """
-    start = initial_state(cfg, seeds)
+    start = initial_networks(cfg, seeds)
     keys = jnp.stack([run_keys(int(s))[0] for s in seeds])
     W, a = advance(cfg, start.W, start.a, start.B, keys, 0, cfg.n_steps)
     return MicroState(np.asarray(W, dtype=float), np.asarray(a, dtype=float), start.B,
@@ -222,5 +222,5 @@ def plot_few_shot(results: dict[str, FewShot], theory: dict[str, float] | None =
     return fig
 
 
-__all__ = ["adaptation_curves", "oracle_errors", "MicroState", "initial_state",
+__all__ = ["adaptation_curves", "oracle_errors", "MicroState", "initial_networks",
            "train_microscopic", "FewShot", "few_shot", "plot_adaptation", "plot_few_shot"]

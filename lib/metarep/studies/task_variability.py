@@ -29,8 +29,10 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import metaloss, observables, ode
-from metarep.plotting import ALPHA_LABEL, draw_sim, style, unit_colors
+from metarep import metaloss, ode
+from metarep.analysis import seed_stats, specialization_time
+from metarep.plotting import (ALPHA_LABEL, draw_sim, label_error_and_specialization, style,
+                              unit_colors)
 from metarep.trajectory import Trajectory
 
 
@@ -64,21 +66,8 @@ def floor_state(cfg) -> tuple[np.ndarray, np.ndarray]:
 
 # -- scans of one configuration key ---------------------------------------------------------
 
-#: :func:`metarep.observables.error_after`, compiled once per number of steps s.
-_error_after = jax.jit(observables.error_after, static_argnames="s")
-
-
-def time_to_specialize(traj: Trajectory, threshold: float = 0.5) -> float:
-    """First recorded α at which the specialization index reaches ``threshold`` (NaN if never).
-
-    The index is :func:`metarep.observables.specialization_index` of the recorded (Q, R, T)
-    (an ODE trajectory, or the seed mean of a simulation's index if it has seeds).
-    """
-    spec = np.asarray(observables.specialization_index(traj.Q, traj.R, traj.T))
-    if traj.has_seeds:
-        spec = spec.mean(axis=0)
-    hit = np.nonzero(spec >= threshold)[0]
-    return float(traj.alpha[hit[0]]) if hit.size else float("nan")
+#: The error after s adaptation steps (``eq-metaloss`` with s for S), compiled once per s.
+_error_after = jax.jit(metaloss.meta_test_error, static_argnames="steps")
 
 
 @dataclass(frozen=True)
@@ -87,7 +76,7 @@ class FinalScan:
 
     key/values: the key scanned and its values; eta: the outer rate of the runs;
     eg: meta-test error F at α_max; oracle: oracle error; specialization: specialization index;
-    alpha_spec: :func:`time_to_specialize`; eg_test: error after ``test_steps`` adaptation
+    alpha_spec: :func:`metarep.analysis.specialization_time` (∞: not specialized); eg_test: error after ``test_steps`` adaptation
     steps of rate ``test_eta_in`` at α_max (the same head initialisation and body).
     """
 
@@ -127,22 +116,15 @@ def scan_final(cfg, key: str, values, *, test_eta_in: float | None = None,
     for v, tr in zip(values, trajs):
         dist = metaloss.task_dist(cfg.replace(**{key: float(v)}), tr.T)
         eg_test.append(float(_error_after(tr.Q[-1], tr.R[-1], tr.a[-1], dist, test_eta_in,
-                                          s=test_steps)))
+                                          steps=test_steps)))
     last = lambda name: np.array([tr.observables[name][-1] for tr in trajs])  # noqa: E731
     scan = FinalScan(key=key, values=values, eta=cfg.eta,
                      eg=np.array([tr.eg[-1] for tr in trajs]), oracle=last("eg_oracle"),
                      specialization=last("specialization"),
-                     alpha_spec=np.array([time_to_specialize(tr) for tr in trajs]),
+                     alpha_spec=np.array([float(specialization_time(
+                         tr.alpha, tr.observables["specialization"])) for tr in trajs]),
                      eg_test=np.array(eg_test), test_eta_in=test_eta_in, test_steps=test_steps)
     return scan, trajs
-
-
-def simulation_specialization(sim: Trajectory) -> tuple[np.ndarray, np.ndarray]:
-    """Seed mean and standard error (n,) of the specialization index of a simulation."""
-    spec = np.asarray(observables.specialization_index(sim.Q, sim.R, sim.T))
-    n = spec.shape[0]
-    sem = spec.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(spec.shape[1:])
-    return spec.mean(axis=0), sem
 
 
 def _sim_every(sim: Trajectory) -> int:
@@ -176,15 +158,11 @@ def plot_spread_dynamics(odes: dict[float, Trajectory], floors: dict[float, floa
             every = _sim_every(sim)
             label = f"simulation, N = {sim.config.N}"
             draw_sim(axes[0], mean.alpha, mean.eg, sem.eg, c, label, every)
-            spec, spec_sem = simulation_specialization(sim)
-            draw_sim(axes[1], sim.alpha, spec, spec_sem, c, label, every)
+            spec = seed_stats(sim.specialization())
+            draw_sim(axes[1], sim.alpha, spec.mean, spec.sem, c, label, every)
         axes[0].plot([], [], color="0.4", ls=":", lw=1.0, label="error floor")
-        axes[0].set_yscale("log")
-        axes[0].set_ylabel(r"meta-test error $\epsilon_g$")
-        axes[1].set_ylabel("specialization index")
-        axes[1].set_ylim(-0.03, 1.03)
+        label_error_and_specialization(*axes)
         for ax in axes:
-            ax.set_xlabel(ALPHA_LABEL)
             ax.legend()
     return fig
 
@@ -286,6 +264,6 @@ def plot_label_noise(scans: list[FinalScan]):
     return fig
 
 
-__all__ = ["optimal_scale", "error_floor", "floor_state", "time_to_specialize", "FinalScan",
-           "scan_final", "simulation_specialization", "plot_spread_dynamics",
+__all__ = ["optimal_scale", "error_floor", "floor_state", "FinalScan", "scan_final",
+           "plot_spread_dynamics",
            "plot_spread_floor", "plot_readout", "plot_label_noise"]
