@@ -72,7 +72,8 @@ def test_example_config_is_valid():
 BAD_INPUT = [
     ("9 huge K", {"case.toml": BASE.replace("K = 2", "K = 99999999999999999")},
      ["ode", "--config", "case.toml"], r"would need about .* TB of memory.*reduce K"),
-    ("35 ragged Q0", {"case.toml": BASE + "Q0 = [[1.0, 0.0], [0.0]]\nR0 = [[0.0, 0.0], [0.0, 0.0]]\n"},
+    ("35 ragged Q0",
+     {"case.toml": BASE + "Q0 = [[1.0, 0.0], [0.0]]\nR0 = [[0.0, 0.0], [0.0, 0.0]]\n"},
      ["ode", "--config", "case.toml"], r"Q0 = .* not a number or a \(rectangular\) array"),
     ("36 Q0 text", {"case.toml": BASE + 'Q0 = "identity"\nR0 = [[0.0, 0.0], [0.0, 0.0]]\n'},
      ["ode", "--config", "case.toml"], r"Q0 = 'identity' is not a number"),
@@ -240,7 +241,7 @@ def test_empty_configuration_is_noted(work, capsys):
     assert back.config == Config(alpha_max=1.0)
 
 
-# -- simulations: aligned comparison with the theory ------------------------------------------------
+# -- simulations: aligned comparison with the theory -------------------------------------------
 
 #: The comparison run: η_in = 2 specializes by α ≈ 40 (book chapter on the dynamics); every
 #: seed picks its own permutation and signs of the units.
@@ -284,36 +285,24 @@ def test_aligned_seed_means_agree_with_the_theory(compared):
     a finite-N correction measured from the two sizes.
 
     Per seed s the deviation d_s = sim_s − theory_s (theory: the ODE from seed s's own
-    initial state; both sides in canonical unit labels) has mean b(N), the finite-N bias, and
-    i.i.d. seed noise. With b(N) = c/N + o(1/N), the correction at N = 200 is measured as the
-    change m₁₀₀ − m₂₀₀ of the seed means, and the extrapolation D = 2 m₂₀₀ − m₁₀₀ has mean
-    0; its standard error √(4 se₂₀₀² + se₁₀₀²) (independent runs) has Welch-Satterthwaite
-    degrees of freedom. Without the alignment (the former command line: unaligned seed means
-    against the ODE of the first seed's start) the same test must fail.
+    initial state; both sides in canonical unit labels, as the figure draws them) has mean
+    b(N), the finite-N bias, and i.i.d. seed noise. With b(N) = c/N + o(1/N), the correction
+    at N = 200 is measured as the change m₁₀₀ − m₂₀₀ of the seed means, and the extrapolation
+    D = 2 m₂₀₀ − m₁₀₀ has mean 0; its standard error √(4 se₂₀₀² + se₁₀₀²) (independent runs)
+    has Welch-Satterthwaite degrees of freedom.
     """
     _, runs = compared
-    stat, err, dof = {}, {}, {}
-    for label in ("aligned", "unaligned"):
-        m, v = {}, {}
-        for N, sim in runs.items():
-            if label == "aligned":
-                theory, sim = cli.aligned(sim, theory=True)
-            else:
-                from metarep.studies.dynamics import integrate_seeds
-
-                theory = integrate_seeds(sim.config, [sim.seeds[0]] * SEEDS, sim.alpha)
-            d = _deviation(sim, theory)
-            m[N], v[N] = d.mean(axis=0), d.var(axis=0, ddof=1) / SEEDS
-        stat[label] = 2 * m[200] - m[100]
-        var = 4 * v[200] + v[100]
-        err[label] = np.sqrt(var)
-        dof[label] = var**2 / ((4 * v[200]) ** 2 / (SEEDS - 1) + v[100] ** 2 / (SEEDS - 1))
-    tests = stat["aligned"].size
-    bound = stats.t.ppf(1 - 1e-3 / 2 / tests, dof["aligned"]) * err["aligned"]
-    assert tests == 90 and np.all(err["aligned"] > 0)
-    assert np.all(np.abs(stat["aligned"]) <= bound), np.abs(stat["aligned"]) / bound
-    unaligned = stats.t.ppf(1 - 1e-3 / 2 / tests, dof["unaligned"]) * err["unaligned"]
-    assert np.any(np.abs(stat["unaligned"]) > unaligned)
+    m, v = {}, {}
+    for N, sim in runs.items():
+        theory, sim = cli.aligned(sim, theory=True)
+        d = _deviation(sim, theory)
+        m[N], v[N] = d.mean(axis=0), d.var(axis=0, ddof=1) / SEEDS
+    stat, var = 2 * m[200] - m[100], 4 * v[200] + v[100]
+    dof = var**2 / ((4 * v[200]) ** 2 / (SEEDS - 1) + v[100] ** 2 / (SEEDS - 1))
+    tests = stat.size
+    bound = stats.t.ppf(1 - 1e-3 / 2 / tests, dof) * np.sqrt(var)
+    assert tests == 90 and np.all(var > 0)
+    assert np.all(np.abs(stat) <= bound), np.abs(stat) / bound
 
 
 def test_sim_table_configuration_and_figure(compared):
@@ -378,7 +367,7 @@ def test_interrupted_sim_saves_partial_records(work, monkeypatch, capsys):
     assert run["partial"] is True and (run["records"], run["planned_records"]) == (3, 5)
 
 
-# -- the whole program -------------------------------------------------------------------------------
+# -- the whole program --------------------------------------------------------------------------
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, timeout=120)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from metarep.config import KEY_HELP, Config, parse_overrides, read_toml, RUN_TABLE
+from metarep.config import KEY_HELP, Config, file_values, parse_overrides
 from metarep.errors import ConfigError, DivergenceError, Interrupted
 from metarep.trajectory import Trajectory, config_path
 
@@ -76,8 +76,7 @@ class Command:
 def load_config(args: argparse.Namespace) -> Config:
     """The configuration of ``--config`` (defaults without it) with the ``--set`` overrides
     merged into the file's values before validation."""
-    values = read_toml(args.config) if args.config else {}
-    values.pop(RUN_TABLE, None)                 # provenance of a written configuration
+    values = file_values(args.config) if args.config else {}
     if args.config and not values:
         _note(f"note: {args.config} sets no key: every key has its default (`metarep keys`)")
     return Config.from_dict({**values, **parse_overrides(args.set or [])})

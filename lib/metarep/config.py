@@ -269,13 +269,11 @@ class Config:
 
     @classmethod
     def from_toml(cls, path: str | Path, overrides: list[str] = ()) -> "Config":
-        """Read a TOML file of ``key = value`` lines (:func:`read_toml`; a ``[run]`` table is
+        """Read a TOML file of ``key = value`` lines (:func:`file_values`: a ``[run]`` table is
         provenance and ignored), with command-line ``key=value`` overrides
         (:func:`parse_overrides`) applied to the file's values before they are validated, so
         that an override can repair an invalid file."""
-        values = read_toml(path)
-        values.pop(RUN_TABLE, None)
-        return cls.from_dict({**values, **parse_overrides(overrides)})
+        return cls.from_dict({**file_values(path), **parse_overrides(overrides)})
 
     def replace(self, **changes: Any) -> "Config":
         """A validated copy with some keys changed."""
@@ -340,6 +338,14 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             hint = (f" ({path.name} looks like a table: a configuration is TOML "
                     "`key = value` lines, such as the .config.toml written beside a table)")
         raise ConfigError(f"{path}: invalid TOML: {err}{hint}") from None
+
+
+def file_values(path: str | Path) -> dict[str, Any]:
+    """The configuration values of a TOML file (:func:`read_toml` without its ``[run]``
+    provenance table), not yet validated."""
+    values = read_toml(path)
+    values.pop(RUN_TABLE, None)
+    return values
 
 
 def parse_overrides(assignments: list[str]) -> dict[str, Any]:
