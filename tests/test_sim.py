@@ -25,7 +25,7 @@ import pytest
 
 from metarep import simulator as sim
 from metarep.config import Config
-from metarep.errors import DivergenceError
+from metarep.errors import DivergenceError, Interrupted
 from metarep.initial import initial_weights, teacher_overlaps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -125,6 +125,30 @@ def test_determinism_and_seeds():
     finer = sim.simulate(cfg, seeds=2, alphas=[0.0, 0.3, 1.0, 1.7, 2.0], **RUN_MC)
     np.testing.assert_allclose(finer.Q[:, [0, 2, 4]], a.Q, rtol=1e-12, atol=0)
     np.testing.assert_allclose(finer.R[:, [0, 2, 4]], a.R, rtol=1e-12, atol=1e-14)
+
+
+def test_ctrl_c_keeps_the_completed_records(monkeypatch):
+    """A KeyboardInterrupt during the training steps raises Interrupted (a KeyboardInterrupt)
+    carrying the records completed so far, equal to those of the uninterrupted run."""
+    cfg = _config("spread-inf-S1-first", **RUN)
+    full = sim.simulate(cfg, seeds=2, **RUN_MC)
+    real, calls = sim.advance, []
+
+    def advance(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim, "advance", advance)
+    with pytest.raises(Interrupted) as stop:
+        sim.simulate(cfg, seeds=2, **RUN_MC)
+    part = stop.value.partial
+    assert isinstance(stop.value, KeyboardInterrupt) and stop.value.planned == 3
+    np.testing.assert_array_equal(part.alpha, full.alpha[:2])
+    for f in ("Q", "R", "a", "eg"):
+        np.testing.assert_array_equal(getattr(part, f), getattr(full, f)[:, :2])
+    assert part.config == cfg and list(part.seeds) == [0, 1]
 
 
 def test_record_steps_snap_to_whole_steps():

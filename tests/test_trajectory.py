@@ -1,11 +1,12 @@
-"""Trajectories: shape checks, seed statistics, per-seed teachers, CSV and NPZ round trips."""
+"""Trajectories: shape checks, seed statistics, per-seed teachers, CSV and NPZ round trips
+(teacher overlaps and the configuration beside the table included)."""
 
 import numpy as np
 import pytest
 
 from metarep.config import Config
 from metarep.observables import specialization_index
-from metarep.trajectory import Trajectory
+from metarep.trajectory import Trajectory, config_path, provenance, read_table
 
 
 def _random_traj(rng, seeds=(0, 1, 2), n=4, K=3, M=2, config=None):
@@ -17,12 +18,12 @@ def _random_traj(rng, seeds=(0, 1, 2), n=4, K=3, M=2, config=None):
                       {"eg_sem": rng.random((*lead, n))}, seeds, config)
 
 
-def test_csv_columns_follow_spec_order(tmp_path):
+def test_csv_columns_in_documented_order(tmp_path):
     traj = _random_traj(np.random.default_rng(0), K=2, M=2)
     traj.to_csv(tmp_path / "t.csv")
     header = (tmp_path / "t.csv").read_text().splitlines()[0].split(",")
     assert header == ["alpha", "eg", "Q_0_0", "Q_0_1", "Q_1_1", "R_0_0", "R_0_1", "R_1_0",
-                      "R_1_1", "a_0", "a_1", "eg_sem", "seed"]
+                      "R_1_1", "a_0", "a_1", "eg_sem", "T_0_0", "T_0_1", "T_1_1", "seed"]
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 1 + 3 * 4
 
 
@@ -35,8 +36,62 @@ def test_round_trips_are_exact(tmp_path, seeds):
         for name in ("alpha", "Q", "R", "a", "eg"):
             np.testing.assert_array_equal(getattr(back, name), getattr(traj, name))
         np.testing.assert_array_equal(back.observables["eg_sem"], traj.observables["eg_sem"])
+        assert set(back.observables) == {"eg_sem"}
         assert back.config == cfg
         assert (back.seeds is None) == (seeds is None)
+
+
+@pytest.mark.parametrize("seeds", [None, (3, 4)])
+def test_round_trips_keep_the_teacher_overlaps(tmp_path, seeds):
+    """Issue 11: a Gaussian teacher has T ≠ I, and the cosines R_km/√(Q_kk T_mm) read back
+    from a table must be those of the run (the table has the columns T_m_n)."""
+    from metarep import ode
+
+    cfg = Config(K=2, M=2, N=50, teacher="gaussian", alpha_max=1.0, record_every=0.5)
+    traj = ode.integrate(cfg)
+    assert abs(traj.T[1, 1] - 1) > 0.05 and abs(traj.T[0, 1]) > 0.01     # far from I at N = 50
+    if seeds is not None:
+        lead = (len(seeds),)
+        traj = traj.replace(Q=np.broadcast_to(traj.Q, lead + traj.Q.shape),
+                            R=np.broadcast_to(traj.R, lead + traj.R.shape),
+                            a=np.broadcast_to(traj.a, lead + traj.a.shape),
+                            eg=np.broadcast_to(traj.eg, lead + traj.eg.shape),
+                            observables={}, seeds=seeds)
+    for back in (read_table(traj.to_csv(tmp_path / "g.csv")),
+                 read_table(traj.to_npz(tmp_path / "g.npz"))):
+        np.testing.assert_array_equal(back.T, traj.T)
+        np.testing.assert_array_equal(back.cosines(), traj.cosines())
+        assert back.config == cfg
+
+
+def test_configuration_beside_the_table(tmp_path):
+    """The configuration of t.csv is t.config.toml (also for names without a suffix or with
+    another one); its [run] provenance is read back apart from the configuration."""
+    assert config_path(tmp_path / "t.csv") == tmp_path / "t.config.toml"
+    assert config_path("table").name == "table.config.toml"
+    assert config_path("x.txt").name == "x.config.toml"
+    cfg = Config(K=3, M=2)
+    traj = _random_traj(np.random.default_rng(3), config=cfg)
+    run = {"command": 'metarep sim --set teacher="gaussian"', "seeds": [0, 1, 2],
+           "partial": True}
+    for path in (traj.to_csv(tmp_path / "t.csv", run), traj.to_npz(tmp_path / "t.npz", run)):
+        assert read_table(path).config == cfg and provenance(path) == run
+    assert Config.from_toml(tmp_path / "t.config.toml") == cfg
+    assert not (tmp_path / "t.toml").exists()
+    assert provenance(traj.replace(config=None).to_csv(tmp_path / "bare.csv")) == {}
+    assert read_table(tmp_path / "bare.csv").config is None
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "no column 'alpha'"), ("alpha,eg\n", "no column 'Q_0_0'"),
+    ("alpha,eg,Q_0_0,R_0_0,a_0\n", "no rows"),
+    ("alpha,eg,Q_0_0,R_0_0,a_0\n0,0.4,x,0,0\n", "numbers only"),
+    ("alpha,eg,Q_0_0,R_0_0,a_0\n0,0.4,1,0\n", "numbers only"),
+])
+def test_not_a_table(tmp_path, text, message):
+    (tmp_path / "t.csv").write_text(text)
+    with pytest.raises(ValueError, match=message):
+        Trajectory.from_csv(tmp_path / "t.csv")
 
 
 def test_seed_statistics():

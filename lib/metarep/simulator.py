@@ -50,6 +50,7 @@ seeds, and unchanged on a GPU.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple, Sequence
 
@@ -60,8 +61,8 @@ import numpy as np
 from metarep import gaussian
 from metarep.activation import g
 from metarep.config import Config
-from metarep.errors import DivergenceError
 from metarep.divergence import explain
+from metarep.errors import DivergenceError, Interrupted
 from metarep.initial import initial_weights, split_keys
 from metarep.integrals import i2_matrix
 from metarep.trajectory import Trajectory
@@ -763,6 +764,18 @@ def record_steps(cfg: Config, alphas=None) -> np.ndarray:
     return np.unique(np.rint(alphas * cfg.N).astype(np.int64))
 
 
+@contextmanager
+def _partial_on_interrupt(records: list, recorded, planned: int):
+    """Turn a KeyboardInterrupt into :class:`~metarep.errors.Interrupted` carrying
+    ``recorded()``, the trajectory of the completed ``records`` (re-raised as is if none)."""
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        if not records:
+            raise
+        raise Interrupted(recorded(), planned) from stop
+
+
 def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress: bool = True,
              eg_tasks: int = EG_TASKS, eg_test: int = EG_TEST) -> Trajectory:
     """Simulate the microscopic process for several seeds and record it.
@@ -780,7 +793,10 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     the estimate). The Trajectory's T is each seed's B Bᵀ/N, shape (seeds, M, M) (I, (M, M),
     for the orthogonal teacher).
 
-    Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite.
+    Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite. On
+    Ctrl-C (KeyboardInterrupt) after at least one record, raises
+    :class:`~metarep.errors.Interrupted` (a KeyboardInterrupt) carrying the records
+    completed so far.
     """
     from tqdm import tqdm  # plain text bar: tqdm.auto warns in kernels without ipywidgets
 
@@ -797,7 +813,16 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     fold = jax.vmap(jax.random.fold_in, (0, None))
     records = []
     t = 0
-    with tqdm(total=int(steps[-1]), disable=not progress, desc="simulate", unit="step") as bar:
+
+    def recorded() -> Trajectory:
+        Q, R, A, eg, sem = (np.stack([np.asarray(r[i], dtype=float) for r in records], axis=1)
+                            for i in range(5))
+        return Trajectory(alpha=steps[:len(records)] / cfg.N, Q=Q, R=R, a=A, eg=eg,
+                          observables={"eg_sem": sem}, seeds=np.array(seed_list), config=cfg,
+                          T=T)
+
+    with tqdm(total=int(steps[-1]), disable=not progress, desc="simulate", unit="step") as bar, \
+            _partial_on_interrupt(records, recorded, len(steps)):
         for target in steps:
             while t < target:
                 t_next = int(min(target, t + cfg.N))
@@ -806,10 +831,7 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
                 t = t_next
             records.append(_record(W, a, B, fold(eval_keys, int(target)), prm, spec,
                                    int(eg_tasks), int(eg_test)))
-    Q, R, A, eg, sem = (np.stack([np.asarray(r[i], dtype=float) for r in records], axis=1)
-                        for i in range(5))
-    return Trajectory(alpha=steps / cfg.N, Q=Q, R=R, a=A, eg=eg, observables={"eg_sem": sem},
-                      seeds=np.array(seed_list), config=cfg, T=T)
+    return recorded()
 
 
 def simulate_sizes(cfg: Config, sizes: Sequence[int], seeds, alphas=None,
