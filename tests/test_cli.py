@@ -51,13 +51,12 @@ def no_compute(monkeypatch):
     """The ODE, the simulator and the per-seed theory fail the test if called."""
     import metarep.ode
     import metarep.simulator
-    import metarep.studies.dynamics
 
     def computed(*args, **kwargs):
         raise AssertionError("computation started before the error")
 
     for module, name in ((metarep.ode, "integrate"), (metarep.simulator, "simulate"),
-                         (metarep.studies.dynamics, "integrate_seeds")):
+                         (metarep.ode, "integrate_seeds")):
         monkeypatch.setattr(module, name, computed)
 
 

@@ -63,9 +63,10 @@ def vector_field(state: State, hp: Hyper, steps: int, first_order: bool) -> Stat
     Q, R, a = state
     dist = hp.dist
     if first_order:
-        Qs, Rs = jax.lax.stop_gradient(Q), jax.lax.stop_gradient(R)
+        # a′ built from (Q, R) passed a second time: the gradient is taken with a′ held fixed,
+        # while derivatives of the vector field itself (its Jacobian) still see a′ move
         dFdQ, G = jax.grad(metaloss.first_order_error, argnums=(0, 1))(
-            Q, R, a, Qs, Rs, dist, hp.eta_in, steps)
+            Q, R, a, Q, R, dist, hp.eta_in, steps)
         head = metaloss.mean_adapted_head_gradient(Q, R, a, dist, hp.eta_in, steps)
     else:
         dFdQ, G, head = jax.grad(metaloss.meta_test_error, argnums=(0, 1, 2))(
