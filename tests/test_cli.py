@@ -366,6 +366,33 @@ def test_interrupted_sim_saves_partial_records(work, monkeypatch, capsys):
     assert run["partial"] is True and (run["records"], run["planned_records"]) == (3, 5)
 
 
+def test_diverging_sim_saves_the_records_before_it(work, monkeypatch, capsys):
+    """A simulation that diverges (here: the third chunk of steps raises the simulator's
+    DivergenceError) still writes the records completed before, marked partial; status 2
+    with the one-line cause."""
+    import metarep.simulator
+    from metarep.errors import DivergenceError
+
+    real, calls = metarep.simulator.advance, []
+
+    def advance(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise DivergenceError("the simulation diverged at α ≈ 2 (test)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(metarep.simulator, "advance", advance)
+    rc = main(["sim", "--quiet", "--seeds", str(SEEDS), "--eg-tasks", EG_TASKS, *_sets(**COMPARE),
+               "--set", "N=200", "--set", "alpha_max=4", "--set", "record_every=1",
+               "--out", "div.csv"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "saved the 3 of 5 records completed before the divergence" in err
+    assert "error: the simulation diverged" in err
+    run = tomllib.loads((work / "div.config.toml").read_text())["run"]
+    assert run["partial"] is True and run["records"] == 3
+
+
 # -- the whole program --------------------------------------------------------------------------
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -395,6 +395,12 @@ def run_sim(args: argparse.Namespace) -> int:
     planned = len(record_steps(cfg))
     try:
         sim = simulate(cfg, seeds=args.seeds, progress=not args.quiet, eg_tasks=args.eg_tasks)
+    except DivergenceError as err:
+        if err.partial is not None and out.table is not None:
+            save_table(args, err.partial, out, provenance(args, err.partial, planned))
+            _note(f"saved the {len(err.partial.alpha)} of {planned} records completed before "
+                  "the divergence, marked partial")
+        raise
     except Interrupted as stop:
         sim = stop.partial
         save_table(args, sim, out, provenance(args, sim, planned))

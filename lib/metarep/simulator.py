@@ -766,14 +766,19 @@ def record_steps(cfg: Config, alphas=None) -> np.ndarray:
 
 @contextmanager
 def _partial_on_interrupt(records: list, recorded, planned: int):
-    """Turn a KeyboardInterrupt into :class:`~metarep.errors.Interrupted` carrying
-    ``recorded()``, the trajectory of the completed ``records`` (re-raised as is if none)."""
+    """Keep the completed ``records`` when a run stops early: a KeyboardInterrupt becomes
+    :class:`~metarep.errors.Interrupted` carrying ``recorded()`` (re-raised as is if there is
+    no record yet); a :class:`~metarep.errors.DivergenceError` gets the attributes
+    ``partial`` (``recorded()``, or None) and ``planned``."""
     try:
         yield
     except KeyboardInterrupt as stop:
         if not records:
             raise
         raise Interrupted(recorded(), planned) from stop
+    except DivergenceError as err:
+        err.partial, err.planned = (recorded() if records else None), planned
+        raise
 
 
 def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress: bool = True,
@@ -793,7 +798,8 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     the estimate). The Trajectory's T is each seed's B Bᵀ/N, shape (seeds, M, M) (I, (M, M),
     for the orthogonal teacher).
 
-    Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite. On
+    Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite (its
+    ``partial`` attribute holds the records completed before, or None). On
     Ctrl-C (KeyboardInterrupt) after at least one record, raises
     :class:`~metarep.errors.Interrupted` (a KeyboardInterrupt) carrying the records
     completed so far.
