@@ -15,8 +15,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep.analysis import Phases, seed_stats
-from metarep.plotting import ALPHA_LABEL, draw_sim, style, unit_colors
+from metarep.analysis import Phases
+from metarep.plotting import ALPHA_LABEL, draw_sim, seed_mean_sem, style, unit_colors
 from metarep.trajectory import Trajectory
 
 
@@ -38,13 +38,6 @@ def _mark_phases(ax, ph: Phases, alpha_max: float, labels: bool) -> None:
         ax.axvline(x, color="0.6", lw=0.6, ls=":", zorder=1)
 
 
-def _mean_sem(x, has_seeds: bool):
-    if not has_seeds:
-        return x, None
-    st = seed_stats(x)
-    return st.mean, st.sem
-
-
 def plot_dynamics(theory: Trajectory, sim: Trajectory | None = None, ph: Phases | None = None,
                   every: int = 1):
     """Four panels of meta-training: theory lines, simulation markers (seed mean ± 1 s.e.).
@@ -64,11 +57,11 @@ def plot_dynamics(theory: Trajectory, sim: Trajectory | None = None, ph: Phases 
     th = {"eg": theory.eg, "s": theory.specialization(),
           "cos": theory.cosines(), "a": theory.a,
           "q": np.diagonal(theory.Q, axis1=-2, axis2=-1)}
-    th = {k: _mean_sem(v, ths)[0] for k, v in th.items()}
+    th = {k: seed_mean_sem(v, ths)[0] for k, v in th.items()}
     if sim is not None:
         sm = {"eg": sim.eg, "s": sim.specialization(),
               "cos": sim.cosines(), "a": sim.a, "q": np.diagonal(sim.Q, axis1=-2, axis2=-1)}
-        sm = {k: _mean_sem(v, sim.has_seeds) for k, v in sm.items()}
+        sm = {k: seed_mean_sem(v, sim.has_seeds) for k, v in sm.items()}
     with style():
         fig, axes = plt.subplots(2, 2, figsize=(8.0, 5.4), sharex=True)
         (ax_e, ax_s), (ax_c, ax_h) = axes
