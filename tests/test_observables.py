@@ -84,3 +84,25 @@ def test_record_observables_are_the_meta_loss_functions():
     assert float(extra["eg_oracle"]) <= float(eg)
     assert float(extra["specialization"]) == pytest.approx(
         float(observables.specialization_index(Q, R, dist.T)), rel=1e-14)
+
+
+def test_teacher_subspace_fraction_from_microscopic_weights():
+    """|P_B W_k|²/|W_k|² computed from (Q, R, T) equals the projection of explicit weights on
+    the span of a non-orthogonal teacher; 1 inside the span, M/N on average for a random body."""
+    from metarep.observables import teacher_subspace_fraction
+
+    rng = np.random.default_rng(3)
+    N, K, M = 40, 3, 2
+    B = rng.normal(size=(M, N))
+    W = rng.normal(size=(K, N))
+    P = B.T @ np.linalg.solve(B @ B.T, B)                     # projector on span(B)
+    expected = np.sum((W @ P) ** 2, axis=1) / np.sum(W**2, axis=1)
+    got = teacher_subspace_fraction(W @ W.T / N, W @ B.T / N, B @ B.T / N)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    inside = rng.normal(size=(K, M)) @ B
+    np.testing.assert_allclose(teacher_subspace_fraction(inside @ inside.T / N, inside @ B.T / N,
+                                                         B @ B.T / N), 1.0, rtol=1e-12)
+    many = rng.normal(size=(2000, N))       # E|P w|²/|w|² = M/N for isotropic w
+    frac = teacher_subspace_fraction(many[:, None] @ many[:, :, None] / N,
+                                     many[:, None] @ B.T / N, B @ B.T / N)
+    assert abs(float(np.mean(frac)) - M / N) < 4 * float(np.std(frac)) / np.sqrt(2000)

@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+from helpers import specializing_run
 from metarep.config import Config
 from metarep.observables import specialization_index
 from metarep.trajectory import Trajectory, config_path, provenance, read_table
@@ -157,3 +158,31 @@ def test_per_seed_teacher_survives_npz(tmp_path):
     traj = traj.replace(T=np.stack([np.diag([1.0, 2.0]), np.diag([3.0, 1.0])]))
     back = Trajectory.from_npz(traj.to_npz(tmp_path / "t.npz"))
     np.testing.assert_array_equal(back.T, traj.T)
+
+
+@pytest.mark.parametrize("n_seeds", [None, 3])
+def test_records_selects_the_same_records_of_every_field(n_seeds):
+    tr = specializing_run(n_seeds=n_seeds)
+    tr = tr.replace(observables={"specialization": tr.specialization()})
+    mask = tr.alpha <= 5.0
+    part = tr.records(mask)
+    np.testing.assert_array_equal(part.alpha, tr.alpha[mask])
+    for name in ("Q", "R", "a", "eg"):
+        np.testing.assert_array_equal(getattr(part, name), np.compress(
+            mask, getattr(tr, name), axis=tr.eg.ndim - 1))
+    np.testing.assert_array_equal(part.observables["specialization"],
+                                  tr.observables["specialization"][..., mask])
+    assert part.config == tr.config and (part.seeds is None) == (n_seeds is None)
+    np.testing.assert_array_equal(tr.records([0, -1]).alpha, tr.alpha[[0, -1]])
+
+
+def test_run_is_one_seed_without_a_seed_axis():
+    tr = specializing_run(n_seeds=3)
+    tr = tr.replace(observables={"s": tr.specialization()}, seeds=np.array([4, 7, 9]))
+    one = tr.run(7)
+    assert not one.has_seeds and one.config == tr.config
+    for name in ("Q", "R", "a", "eg"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(tr, name)[1])
+    np.testing.assert_array_equal(one.observables["s"], tr.observables["s"][1])
+    per_seed_T = tr.replace(T=np.stack([np.eye(2) * (i + 1) for i in range(3)]))
+    np.testing.assert_array_equal(per_seed_T.run(9).T, 3 * np.eye(2))

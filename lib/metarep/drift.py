@@ -10,10 +10,16 @@ G = ∂F/∂R (``eq-AG``, reverse-mode autodiff), the ODEs are
     da/dα = −η_a ∂F/∂a                                             (eq-ode-a)
 
 (full meta-gradient: the adapted head a′ = P_S a + L_S v is differentiated through C and D).
+They are N times the mean increments of one step (``eq-step-increments``), the projections on
+the teacher and on the body of the mean body gradient ∇_{W_k}F = (Σ_l A_kl W_l + Σ_m G_km B_m)/N
+(``eq-body-gradient``; the component of each task's gradient along its private teacher
+directions Ξ^τ, ``eq-task-gradient``, drops out of the drift as N → ∞).
 With ``first_order`` the derivatives are taken with a′ held fixed (the inner loop's C and D
 are constants) and da/dα = −η_a ⟨∂ε/∂a′⟩. Φ (``eq-noise``,
 :func:`metarep.metaloss.noise_term`) is the second-order term of the single-sample update
-ΔW_k ∝ δ a′_k g'(λ_k) x/√N averaged exactly over tasks; b is the query batch.
+ΔW_k ∝ δ a′_k g'(λ_k) x/√N averaged exactly over tasks; b is the query batch. Without
+adaptation (η_in = 0), with one task (σ_v = 0) and σ_B = 0 these are the classic equations of
+online SGD for two-layer networks with I3 and I4 (``eq-classic``).
 
 Hyper-parameters are the arrays of :class:`Hyper` (a pytree), so that they may be traced and
 vmapped over (:func:`metarep.ode.integrate_batch`, :mod:`metarep.sweep`); the number of inner

@@ -215,7 +215,7 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
     Φ_kl = Σ_pq ⟨a′_k a′_l c_p c_q⟩_v I4[k,l,p,q] + σ² ⟨a′_k a′_l⟩_v J2(Q)_kl with
     c = (a′, −v), a′ = P a + L v. Since a′_k = c_k, all four factors are entries of c, which
     is affine in v: c = μ + U (v − v̄), U = (L; −I). Its fourth moments follow from Isserlis'
-    theorem with S = Cov(c) = σ_v² U Uᵀ:
+    theorem (``eq-isserlis``) with S = Cov(c) = σ_v² U Uᵀ:
     ⟨c_i c_j c_r c_s⟩ = μ_iμ_jμ_rμ_s + S_ij μ_rμ_s + S_ir μ_jμ_s + S_is μ_jμ_r + S_jr μ_iμ_s
     + S_js μ_iμ_r + S_rs μ_iμ_j + S_ijS_rs + S_irS_js + S_isS_jr.
     The adapted head's dependence on v (through L) and on the task's fields (through D^τ)

@@ -8,6 +8,7 @@ one state per trailing block:
   (book equation ``eq-spec-index``);
 * :func:`coverage` — how many *distinct* teacher units have an aligned student unit (the
   specialization index alone cannot tell whether two units copy the same teacher unit);
+* :func:`teacher_subspace_fraction` — how much of each unit lies in the teacher's span;
 * :func:`activation_gram` and :func:`inner_stiffness` — C = I2(Q) and η_in λ_max(C), which
   decides the stability of the inner loop (``eq-inner-stability``);
 * :func:`record_observables` — the extra columns of a theory
@@ -60,6 +61,14 @@ def coverage(Q, R, T, align: float = ALIGN):
     return jnp.sum(jnp.any(aligned, axis=-2), axis=-1).astype(Q.dtype)
 
 
+def teacher_subspace_fraction(Q, R, T):
+    """Fraction of each student unit's squared norm that lies in the span of the teacher's
+    units, |P_B W_k|²/|W_k|² = (R T⁻¹ Rᵀ)_kk / Q_kk, shape (..., K), in [0, 1] (about M/N for
+    a random body, 1 for a body inside the teacher's span)."""
+    RT = jnp.swapaxes(jnp.linalg.solve(T, jnp.swapaxes(R, -1, -2)), -1, -2)   # R T⁻¹
+    return jnp.sum(RT * R, axis=-1) / jnp.diagonal(Q, axis1=-2, axis2=-1)
+
+
 def activation_gram(Q):
     """C = I2(Q) (..., K, K): the Gram matrix E[g(λ_k) g(λ_l)] of the hidden activations."""
     dq = jnp.diagonal(Q, axis1=-2, axis2=-1)
@@ -91,5 +100,6 @@ def record_observables(Q, R, a, dist: TaskDist, eta_in, steps: int):
                 "specialization": specialization_index(Q, R, dist.T)}
 
 
-__all__ = ["ALIGN", "cosines", "specialization_index", "coverage", "activation_gram",
+__all__ = ["ALIGN", "cosines", "specialization_index", "coverage", "teacher_subspace_fraction",
+           "activation_gram",
            "inner_stiffness", "record_observables"]

@@ -121,6 +121,24 @@ class Trajectory:
                           self.seeds[idx], self.config, self.T if self.T.ndim == 2
                           else pick(self.T))
 
+    def run(self, seed) -> "Trajectory":
+        """The run of one seed, without a seed axis (e.g. for
+        :func:`metarep.analysis.phases`, which reads one run)."""
+        one = self.select([seed])
+        return Trajectory(one.alpha, one.Q[0], one.R[0], one.a[0], one.eg[0],
+                          {k: v[0] for k, v in one.observables.items()}, None, one.config,
+                          one.T if one.T.ndim == 2 else one.T[0])
+
+    def records(self, index) -> "Trajectory":
+        """The records ``index`` (indices, a slice or a boolean mask over ``alpha``) of every
+        field, e.g. ``traj.records(traj.alpha <= 20)``; seeds, configuration and T are kept."""
+        idx = np.arange(len(self.alpha))[index]
+        axis = 1 if self.has_seeds else 0          # the record axis follows the seed axis
+        take = lambda x: np.take(x, idx, axis=axis)  # noqa: E731
+        return dataclasses.replace(
+            self, alpha=self.alpha[idx], Q=take(self.Q), R=take(self.R), a=take(self.a),
+            eg=take(self.eg), observables={k: take(v) for k, v in self.observables.items()})
+
     def replace(self, **changes) -> "Trajectory":
         return dataclasses.replace(self, **changes)
 

@@ -30,7 +30,7 @@ class FigureCase:
 
 
 #: The chapters with figure cases, in the order of the book.
-CHAPTERS = ("scenario", "verification", "dynamics", "symmetry_breaking", "hyperparameters",
+CHAPTERS = ("scenario", "odes", "verification", "dynamics", "symmetry_breaking", "hyperparameters",
             "overparameterization", "task_variability", "new_tasks", "finite_size")
 
 
