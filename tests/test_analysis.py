@@ -104,6 +104,17 @@ def test_seed_stats_ignores_nan_samples():
     assert np.isnan(st.sem[1]) and np.isnan(st.sem[2])
 
 
+def test_format_pm_rounds_to_the_standard_error():
+    assert an.format_pm(0.018930, 1.23e-5) == "0.018930 ± 0.000012"
+    assert an.format_pm(0.0963, 0.00141) == "0.0963 ± 0.0014"
+    assert an.format_pm(24.71, 2.04) == "24.7 ± 2.0"
+    assert an.format_pm(1.064, 0.0103, digits=1) == "1.06 ± 0.01"
+    assert an.format_pm(0.0012, 0.003, signed=True) == "+0.0012 ± 0.0030"
+    assert an.format_pm(-0.0012, 0.003, signed=True) == "-0.0012 ± 0.0030"
+    assert an.format_pm(1234.5, 120.0) == "1234 ± 120"
+    assert an.format_pm(0.5, float("nan")) == "0.5 ± nan"
+
+
 def test_t_halfwidth_is_scipys_student_quantile():
     sem = np.array([0.1, 0.2, 0.3, 0.4])
     n = np.array([2, 5, 30, 1])

@@ -85,6 +85,20 @@ def seed_stats(x, axis: int = 0) -> SeedStats:
     return SeedStats(mean, sem, n)
 
 
+def format_pm(value: float, sem: float, digits: int = 2, signed: bool = False) -> str:
+    """"value ± sem" for the text of a chapter: the standard error to ``digits`` significant
+    digits and the value to the same decimal place (the digits the statistics justify), e.g.
+    ``format_pm(0.01893, 1.23e-5)`` → "0.018930 ± 0.000012"; ``signed`` prints the sign of
+    the value also when it is positive (deviations). A standard error that is not finite and
+    positive prints as it is, with the value to 4 significant digits."""
+    value, sem = float(value), float(sem)
+    sign = "+" if signed else ""
+    if not np.isfinite(sem) or sem <= 0:
+        return f"{value:{sign}.4g} ± {sem:g}"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(sem))))
+    return f"{value:{sign}.{decimals}f} ± {sem:.{decimals}f}"
+
+
 def t_halfwidth(sem, n, confidence: float = 0.95) -> np.ndarray:
     """Half-width of the two-sided Student-t interval of a mean: t_{n−1, (1+c)/2} · sem."""
     from scipy import stats   # (imported when needed: scipy.stats is slow to import)
@@ -302,6 +316,6 @@ def fit_group_means(x, samples) -> tuple[float, float, float]:
 
 
 __all__ = ["SPEC_LEVEL", "crossing_time", "specialization_time", "SeedStats", "seed_stats",
-           "t_halfwidth", "Agreement", "holm", "agreement", "SizeExtrapolation",
+           "format_pm", "t_halfwidth", "Agreement", "holm", "agreement", "SizeExtrapolation",
            "size_extrapolation", "rms_over_seeds", "Phases", "phases", "fit_line",
            "loglog_slope", "fit_group_means"]
