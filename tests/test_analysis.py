@@ -104,6 +104,17 @@ def test_seed_stats_ignores_nan_samples():
     assert np.isnan(st.sem[1]) and np.isnan(st.sem[2])
 
 
+def test_format_pm_rounds_to_the_standard_error():
+    assert an.format_pm(0.018930, 1.23e-5) == "0.018930 ± 0.000012"
+    assert an.format_pm(0.0963, 0.00141) == "0.0963 ± 0.0014"
+    assert an.format_pm(24.71, 2.04) == "24.7 ± 2.0"
+    assert an.format_pm(1.064, 0.0103, digits=1) == "1.06 ± 0.01"
+    assert an.format_pm(0.0012, 0.003, signed=True) == "+0.0012 ± 0.0030"
+    assert an.format_pm(-0.0012, 0.003, signed=True) == "-0.0012 ± 0.0030"
+    assert an.format_pm(1234.5, 120.0) == "1234 ± 120"
+    assert an.format_pm(0.5, float("nan")) == "0.5 ± nan"
+
+
 def test_t_halfwidth_is_scipys_student_quantile():
     sem = np.array([0.1, 0.2, 0.3, 0.4])
     n = np.array([2, 5, 30, 1])
@@ -194,6 +205,53 @@ def test_agreement_rejects_a_shifted_mean():
     assert ag.reject[0] and not ag.reject[1:].any() and not ag.ok and ag.worst == 0
     with pytest.raises(ValueError, match="two finite samples"):
         an.agreement(x[:1], 0.0)
+
+
+def _two_size_runs(rng, n: int, b: float, N: float, ratio: float, d_inf: float = 0.0):
+    """Deviations of n runs at N and n at N/ratio: mean d_inf + b/N, noise σ = 1/√N."""
+    big = d_inf + b / N + rng.standard_normal((n, 3)) / np.sqrt(N)
+    small = d_inf + b * ratio / N + rng.standard_normal((n, 3)) * np.sqrt(ratio / N)
+    return big, small
+
+
+def test_size_extrapolation_removes_a_one_over_n_bias():
+    """A pure O(1/N) bias, 30 standard errors of the mean at N (8 runs per size): the
+    extrapolated deviations pass agreement(·, 0) at the stated false-alarm rate (2000
+    repetitions), the bias is measured without bias, and a deviation that survives N → ∞
+    (the theory wrong by 3 s.e. of the extrapolation) is rejected in most repetitions."""
+    rng = np.random.default_rng(6)
+    n, N, ratio = 8, 400.0, 4.0
+    b = 30 * np.sqrt(n) ** -1 * np.sqrt(N)        # bias b/N = 30 s.e. of the mean at N
+    hits, biases = 0, []
+    for _ in range(2000):
+        big, small = _two_size_runs(rng, n, b, N, ratio)
+        ex = an.size_extrapolation(big, small, ratio)
+        hits += not an.agreement(ex.limit, 0.0, false_alarm=0.05).ok
+        biases.append(ex.bias)
+    assert hits / 2000 <= _binomial_bound(0.05, 2000), hits / 2000
+    biases = np.array(biases)
+    se = biases.std(ddof=1) / np.sqrt(biases.size)
+    assert np.all(np.abs(biases.mean(axis=0) - b / N) < 4 * se)
+    # power: d_inf = 3 standard errors of the extrapolated mean, √((ratio² + ratio)/n/N)/(r−1)
+    d_inf = 3 * np.sqrt((ratio**2 + ratio) / (n * N)) / (ratio - 1)
+    hits = sum(not an.agreement(an.size_extrapolation(*_two_size_runs(rng, n, b, N, ratio,
+                                                                        d_inf), ratio).limit,
+                                0.0, false_alarm=0.05).ok for _ in range(500))
+    assert hits / 500 > 0.5, hits / 500
+    # the bias alone (without extrapolation) is rejected: it is what the measurement removes
+    big, small = _two_size_runs(rng, n, b, N, ratio)
+    assert not an.agreement(big, 0.0, false_alarm=0.05).ok
+
+
+def test_size_extrapolation_checks_its_input():
+    x = np.zeros((8, 2))
+    with pytest.raises(ValueError, match="same shape"):
+        an.size_extrapolation(x, x[:4], 4.0)
+    with pytest.raises(ValueError, match="ratio"):
+        an.size_extrapolation(x, x, 1.0)
+    ex = an.size_extrapolation(np.ones((2, 5)), 3 * np.ones((2, 5)), 2.0, axis=1)
+    np.testing.assert_allclose(ex.limit, -np.ones((2, 5)))
+    np.testing.assert_allclose(ex.bias, 2.0)
 
 
 # -- phases ---------------------------------------------------------------------------------

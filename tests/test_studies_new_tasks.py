@@ -66,4 +66,4 @@ def test_few_shot_population_support_matches_the_closed_form(trained):
     assert res.per_seed.shape == (2, 2) and res.steps == 1 and res.eta_in == CFG.eta_in
     assert np.all(np.abs(res.per_seed[:, 0] - exact[:, 0]) < 4 * res.per_seed_sem[:, 0])
     np.testing.assert_allclose(res.mean, res.per_seed.mean(axis=0))
-    np.testing.assert_allclose(res.sem, np.sqrt((res.per_seed_sem**2).sum(axis=0)) / 2)
+    np.testing.assert_allclose(res.sem, res.per_seed.std(axis=0, ddof=1) / np.sqrt(2))

@@ -14,7 +14,8 @@ idea, used by every chapter:
   seed the standard error is undefined (NaN), never 0. Student-t intervals
   (:func:`t_halfwidth`) and the theory-agreement test of the book's statistics policy
   (:func:`agreement`: Student-t tests of |E[sim] − theory| ≤ a finite-N allowance, Holm's
-  correction across records) build on it.
+  correction across records) build on it; :func:`size_extrapolation` measures the finite-N
+  bias from runs at two sizes and removes it.
 * **Phases** (:func:`phases`): escape, plateau, specialization and convergence of one
   theory run.
 * **Fits** (:func:`loglog_slope`, :func:`fit_line`, :func:`fit_group_means`).
@@ -82,6 +83,20 @@ def seed_stats(x, axis: int = 0) -> SeedStats:
         var = np.sum(dev**2, axis=axis) / np.maximum(n - 1, 1)
         sem = np.where(n > 1, np.sqrt(var / np.maximum(n, 1)), np.nan)
     return SeedStats(mean, sem, n)
+
+
+def format_pm(value: float, sem: float, digits: int = 2, signed: bool = False) -> str:
+    """"value ± sem" for the text of a chapter: the standard error to ``digits`` significant
+    digits and the value to the same decimal place (the digits the statistics justify), e.g.
+    ``format_pm(0.01893, 1.23e-5)`` → "0.018930 ± 0.000012"; ``signed`` prints the sign of
+    the value also when it is positive (deviations). A standard error that is not finite and
+    positive prints as it is, with the value to 4 significant digits."""
+    value, sem = float(value), float(sem)
+    sign = "+" if signed else ""
+    if not np.isfinite(sem) or sem <= 0:
+        return f"{value:{sign}.4g} ± {sem:g}"
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(sem))))
+    return f"{value:{sign}.{decimals}f} ± {sem:.{decimals}f}"
 
 
 def t_halfwidth(sem, n, confidence: float = 0.95) -> np.ndarray:
@@ -159,6 +174,50 @@ def agreement(samples, theory, allowance=0.0, false_alarm: float = 1e-3,
     t = excess / st.sem
     p = stats.t.sf(t, st.n - 1) + stats.t.sf(t + 2 * a / st.sem, st.n - 1)
     return Agreement(excess, t, np.minimum(p, 1.0), holm(p, false_alarm), float(false_alarm))
+
+
+class SizeExtrapolation(NamedTuple):
+    """Result of :func:`size_extrapolation` (entries: records or compared quantities).
+
+    limit (n, ...): per-pair estimates of the deviation extrapolated to N → ∞ (pass them to
+    :func:`agreement` with theory 0); bias, bias_sem (...): the measured finite-N bias of the
+    seed mean at the larger size N and its standard error.
+    """
+
+    limit: np.ndarray
+    bias: np.ndarray
+    bias_sem: np.ndarray
+
+
+def size_extrapolation(dev, dev_small, ratio: float, axis: int = 0) -> SizeExtrapolation:
+    r"""Remove the measured O(1/N) bias from simulation-minus-theory deviations, using runs
+    at two sizes N and N/``ratio`` (the book's statistics policy: the finite-N bias is
+    measured, never guessed).
+
+    ``dev`` and ``dev_small``: deviations sim − theory of n runs each (seeds on ``axis``, the
+    same shape), at size N and N/``ratio``; the runs of the two sizes are independent. Away
+    from symmetry breaking the seed mean of a deviation is E[dev] = d_∞ + b/N + O(1/N²), with
+    d_∞ = 0 if the theory is the N → ∞ limit. Then the bias at N is
+    b/N = (E[dev_small] − E[dev])/(ratio − 1), and the pair estimates
+
+        (ratio · dev_i − dev_small_i)/(ratio − 1),   i = 1 … n
+
+    are independent, with mean d_∞ + O(1/N²) and a spread that contains the noise of both
+    sizes, so ``agreement(limit, 0.0)`` tests d_∞ = 0 with n − 1 degrees of freedom and no
+    allowance left to choose. Pairing run i of one size with run i of the other is arbitrary
+    (they are independent).
+    """
+    dev = np.moveaxis(np.asarray(dev, dtype=float), axis, 0)
+    small = np.moveaxis(np.asarray(dev_small, dtype=float), axis, 0)
+    if dev.shape != small.shape:
+        raise ValueError(f"dev {dev.shape} and dev_small {small.shape} must have the same "
+                         "shape (the same number of runs at both sizes)")
+    if not ratio > 1:
+        raise ValueError(f"ratio must be > 1 (N over the smaller size), got {ratio}")
+    limit = (ratio * dev - small) / (ratio - 1.0)
+    diff = seed_stats(small - dev)
+    return SizeExtrapolation(np.moveaxis(limit, 0, axis), diff.mean / (ratio - 1.0),
+                             diff.sem / (ratio - 1.0))
 
 
 def rms_over_seeds(dev) -> tuple[float, float]:
@@ -257,5 +316,6 @@ def fit_group_means(x, samples) -> tuple[float, float, float]:
 
 
 __all__ = ["SPEC_LEVEL", "crossing_time", "specialization_time", "SeedStats", "seed_stats",
-           "t_halfwidth", "Agreement", "holm", "agreement", "rms_over_seeds", "Phases", "phases", "fit_line",
+           "format_pm", "t_halfwidth", "Agreement", "holm", "agreement", "SizeExtrapolation",
+           "size_extrapolation", "rms_over_seeds", "Phases", "phases", "fit_line",
            "loglog_slope", "fit_group_means"]

@@ -53,6 +53,16 @@ def _overparam_width() -> Figure:
     return plot_width_dependence([overparam_runs(K) for K in (2, 4, 6)])
 
 
+def _overparam_long() -> Figure:
+    from metarep.studies.overparameterization import plot_long_run
+
+    runs = [overparam_runs(K) for K in (2, 4)]
+    more = [r.replace(alpha=np.geomspace(50.0, 500.0, 8), Q=r.Q[:, -8:], R=r.R[:, -8:],
+                      a=r.a[:, -8:], eg=r.eg[:, -1:] * np.geomspace(1.0, 0.1, 8)[None],
+                      observables={}) for r in runs]
+    return plot_long_run(runs, more)
+
+
 CASES = [
     FigureCase("overparam_dynamics",
                "metarep.studies.overparameterization.plot_width_dynamics", _overparam_dynamics),
@@ -60,4 +70,6 @@ CASES = [
                _overparam_roles),
     FigureCase("overparam_width",
                "metarep.studies.overparameterization.plot_width_dependence", _overparam_width),
+    FigureCase("overparam_long", "metarep.studies.overparameterization.plot_long_run",
+               _overparam_long),
 ]

@@ -12,7 +12,8 @@ Computations and figures of the book chapter *Generalisation to new tasks*
   same seed, same steps) and returns the final weights (W, a, B) — ``simulate`` records only
   order parameters. :func:`few_shot` then measures the error after
   adaptation on P support samples by Monte Carlo
-  (:func:`metarep.simulator.meta_test_error_mc` with ``support = P``).
+  (:func:`metarep.simulator.meta_test_error_mc` with ``support = P``). Finite P is
+  simulated only here; a finite-P theory is the subject of a later chapter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from metarep import metaloss
+from metarep.analysis import seed_stats
 from metarep.initial import initial_weights, overlaps
 from metarep.plotting import style, unit_colors
 from metarep.simulator import advance, meta_test_error_mc, run_keys
@@ -109,10 +111,11 @@ class FewShot:
     """Monte-Carlo errors after adaptation on P support samples, per support size.
 
     supports: the sizes (ints, or "inf" for the population loss); mean (n,): mean over seeds
-    of each seed's estimate; sem (n,): Monte-Carlo standard error of that mean,
-    √(Σ_seeds sem²)/n_seeds (the spread between seeds is not included); per_seed (s, n) and
-    per_seed_sem (s, n): each seed's estimate and its standard error; steps, eta_in: the
-    adaptation.
+    of each seed's estimate; sem (n,): its standard error over the seeds
+    (:func:`metarep.analysis.seed_stats`: the spread of the networks and of the Monte Carlo
+    together), or for a single seed the Monte-Carlo standard error; per_seed (s, n) and
+    per_seed_sem (s, n): each seed's estimate and its Monte-Carlo standard error; steps,
+    eta_in: the adaptation.
     """
 
     supports: tuple
@@ -152,20 +155,20 @@ def few_shot(cfg, state: MicroState, supports: Sequence, key, *, steps: int | No
         for i in range(len(state.seeds)):
             est[i, j] = meta_test_error_mc(c, state.W[i], state.B[i], state.a[i],
                                            jax.random.fold_in(key, i), n_tasks=n_tasks)
-    n = len(state.seeds)
-    return FewShot(tuple(supports), est[..., 0].mean(axis=0),
-                   np.sqrt((est[..., 1] ** 2).sum(axis=0)) / n, est[..., 0], est[..., 1], steps, eta_in)
+    sem = seed_stats(est[..., 0]).sem if len(state.seeds) > 1 else est[0, :, 1]
+    return FewShot(tuple(supports), est[..., 0].mean(axis=0), sem, est[..., 0], est[..., 1],
+                   steps, eta_in)
 
 
 # -- figures --------------------------------------------------------------------------------
 
 def plot_adaptation(steps, curves: dict[str, np.ndarray], oracles: dict[str, float],
-                    sim: dict[str, tuple[int, float, float]] | None = None):
+                    sim: dict[str, tuple] | None = None):
     """Error on fresh tasks against the number of test-time adaptation steps s.
 
     ``curves``: name → errors (len(steps),) of one representation (theory, lines);
-    ``oracles``: name → its oracle error (dotted); ``sim``: name → (s, mean, sem) of a
-    simulation estimate (markers ± 1 s.e.).
+    ``oracles``: name → its oracle error (dotted); ``sim``: name → (s, mean, sem) of
+    simulation estimates (markers ± 1 s.e.), each a number or an array (several s).
     """
     colors = dict(zip(curves, unit_colors(len(curves))))
     with style():
@@ -174,8 +177,9 @@ def plot_adaptation(steps, curves: dict[str, np.ndarray], oracles: dict[str, flo
             ax.plot(steps, err, color=colors[name], label=name)
             ax.axhline(oracles[name], color=colors[name], ls=":", lw=1.0)
         for name, (s, mean, sem) in (sim or {}).items():
-            ax.errorbar([s], [mean], yerr=[sem], fmt="o", color=colors[name], mfc="white",
-                        mew=1.0, elinewidth=0.8, zorder=3)
+            ax.errorbar(np.atleast_1d(s), np.atleast_1d(mean), yerr=np.atleast_1d(sem),
+                        fmt="o", color=colors[name], mfc="white", mew=1.0, elinewidth=0.8,
+                        zorder=3)
         ax.plot([], [], color="0.4", ls=":", lw=1.0, label="oracle head")
         if sim:
             ax.errorbar([], [], yerr=[], fmt="o", color="0.4", mfc="white",

@@ -13,7 +13,13 @@ is classified by :func:`unit_roles`:
 * its role: ``inactive`` (share < ``inactive``), ``copy`` (abs(cos) ≥ ``align``) of teacher
   m_k, or ``mixed``.
 
-Figures: :func:`plot_width_dynamics`, :func:`plot_unit_roles`, :func:`plot_width_dependence`.
+Per seed: the phases of each run (:func:`seed_phases`, :func:`metarep.analysis.phases` with
+the specialization level α_s uses), the time in the middle of its plateau
+(:func:`plateau_times`), how many teacher units it covers (:func:`final_coverage`), and the
+continuation of every run beyond α_max (:func:`continue_runs`).
+
+Figures: :func:`plot_width_dynamics`, :func:`plot_unit_roles`, :func:`plot_width_dependence`,
+:func:`plot_long_run`.
 """
 
 from __future__ import annotations
@@ -24,11 +30,11 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import metaloss, observables
-from metarep.analysis import seed_stats, specialization_time
+from metarep import drift, metaloss, observables, ode
+from metarep.analysis import SPEC_LEVEL, Phases, phases, seed_stats, specialization_time
 from metarep.observables import ALIGN
-from metarep.plotting import (TSPEC_LABEL, draw_sim, label_error_and_specialization, style,
-                              unit_colors)
+from metarep.plotting import (ALPHA_LABEL, TSPEC_LABEL, draw_sim,
+                              label_error_and_specialization, style, unit_colors)
 from metarep.trajectory import Trajectory
 
 #: Output share below which a unit counts as inactive (:func:`unit_roles`).
@@ -38,6 +44,55 @@ INACTIVE = 0.01
 def t_spec(runs: Trajectory) -> np.ndarray:
     """Time to specialize of each seed's run (∞ if not by α_max), (seeds,)."""
     return specialization_time(runs.alpha, runs.observables["specialization"])
+
+
+def _run(runs: Trajectory, i: int) -> Trajectory:
+    """The i-th seed's run of a trajectory with a seed axis, as a run without one."""
+    T = runs.T if runs.T.ndim == 2 else runs.T[i]
+    return Trajectory(runs.alpha, runs.Q[i], runs.R[i], runs.a[i], runs.eg[i],
+                      {k: v[i] for k, v in runs.observables.items()}, None, runs.config, T)
+
+
+def seed_phases(runs: Trajectory, onset: float = 0.1) -> list[Phases]:
+    """:func:`metarep.analysis.phases` of every seed's ODE run, with the onset of
+    specialization at index ``onset`` and the end at the level of α_s
+    (:data:`metarep.analysis.SPEC_LEVEL`): over-parameterized networks keep mixed or inactive
+    units, so their index need not approach 1."""
+    return [phases(_run(runs, i), (onset, SPEC_LEVEL)) for i in range(len(runs.seeds))]
+
+
+def plateau_times(runs: Trajectory, onset: float = 0.1) -> np.ndarray:
+    """The middle of each seed's plateau, (escape + onset)/2 of :func:`seed_phases`, (seeds,)."""
+    return np.array([(p.escape + p.onset) / 2 for p in seed_phases(runs, onset)])
+
+
+def final_coverage(runs: Trajectory, align: float = ALIGN) -> np.ndarray:
+    """Distinct teacher units with an aligned student unit at the last record, per seed
+    (:func:`metarep.observables.coverage`), (seeds,)."""
+    T = runs.T_records[:, -1]
+    return np.asarray(observables.coverage(runs.Q[:, -1], runs.R[:, -1], T, align))
+
+
+def continue_runs(runs: Trajectory, alphas, dt: float | None = None) -> Trajectory:
+    """Continue every seed's ODE run from its last record (α_max) and record it at the
+    absolute times ``alphas`` (> α_max), with the step ``dt`` (default the configuration's;
+    the accuracy check of :func:`metarep.ode.integrate_batch` applies). One vmapped
+    integration; returns a Trajectory with the seed axis of ``runs``."""
+    cfg = runs.config if dt is None else runs.config.replace(dt=float(dt))
+    alphas = np.asarray(alphas, dtype=float)
+    start = float(runs.alpha[-1])
+    if alphas.ndim != 1 or np.any(alphas <= start):
+        raise ValueError(f"continue_runs records after the last record α = {start:g}")
+    n = len(runs.seeds)
+    T = runs.T if runs.T.ndim == 3 else np.broadcast_to(runs.T, (n, runs.M, runs.M))
+    run = ode.integrate_batch(cfg, alphas - start,
+                              states=ode.stack_states([(runs.Q[i, -1], runs.R[i, -1],
+                                                        runs.a[i, -1]) for i in range(n)]),
+                              hypers=ode.stack_hypers([drift.hyper(cfg, T[i])
+                                                       for i in range(n)]),
+                              labels=[f"seed {s}" for s in runs.seeds])
+    return Trajectory(alphas, run.Q, run.R, run.a, run.eg, run.observables, runs.seeds,
+                      runs.config, run.T)
 
 
 @dataclass(frozen=True)
@@ -209,5 +264,30 @@ def plot_width_dependence(ensembles: list[Trajectory]):
     return fig
 
 
-__all__ = ["INACTIVE", "t_spec", "UnitRoles", "unit_roles", "role_counts",
-           "plot_width_dynamics", "plot_unit_roles", "plot_width_dependence"]
+def plot_long_run(ensembles: list[Trajectory], continued: list[Trajectory] | None = None):
+    """Meta-test error against α on logarithmic axes, one colour per width K: ODE runs with a
+    seed axis (``ensembles``), each followed by its continuation (``continued``, e.g. from
+    :func:`continue_runs`, same order); thin lines, every seed; thick line, the geometric
+    mean over the seeds."""
+    continued = [None] * len(ensembles) if continued is None else continued
+    with style():
+        fig, ax = plt.subplots(figsize=(5.2, 3.2))
+        for ens, more, c in zip(ensembles, continued, _width_colors(len(ensembles))):
+            alpha, eg = ens.alpha, ens.eg
+            if more is not None:
+                alpha, eg = np.concatenate([alpha, more.alpha]), np.concatenate([eg, more.eg], 1)
+            keep = alpha > 0
+            ax.plot(alpha[keep], eg[:, keep].T, color=c, lw=0.4, alpha=0.5)
+            ax.plot(alpha[keep], np.exp(np.log(eg[:, keep]).mean(axis=0)), color=c, lw=1.8,
+                    label=f"$K = {ens.K}$ (geometric mean)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"meta-test error $\epsilon_g$")
+        ax.legend()
+    return fig
+
+
+__all__ = ["INACTIVE", "t_spec", "seed_phases", "plateau_times", "final_coverage",
+           "continue_runs", "UnitRoles", "unit_roles", "role_counts", "plot_width_dynamics",
+           "plot_unit_roles", "plot_width_dependence", "plot_long_run"]

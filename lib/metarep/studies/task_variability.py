@@ -19,6 +19,12 @@ W = κ B and head v — and no predictor can beat the conditional variance of th
 
 In the theory's terms this is the oracle error ½⟨vᵀ(E − DᵀC⁻¹D)v⟩ + σ²/2 at Q = κ² I,
 R = κ I (K = M): there C = D = (2/π) arcsin((1−σ_B²)/2) I and E = I/3.
+
+**Label noise.** :func:`noise_excess` is the error above the noise-free run and the noise
+floor σ²/2; :func:`noise_slope` its slope in σ² at σ → 0, which the chapter's boundary
+argument predicts to be of order η (non-zero): the best bodies have no component orthogonal
+to the teacher, Q_⊥ = Q − R T⁻¹ Rᵀ = 0 (:func:`orthogonal_gram`), where F has a non-zero
+slope.
 """
 
 from __future__ import annotations
@@ -125,6 +131,41 @@ def scan_final(cfg, key: str, values, *, test_eta_in: float | None = None,
                          tr.alpha, tr.observables["specialization"])) for tr in trajs]),
                      eg_test=np.array(eg_test), test_eta_in=test_eta_in, test_steps=test_steps)
     return scan, trajs
+
+
+# -- label noise ----------------------------------------------------------------------------
+
+def noise_excess(scan: FinalScan) -> np.ndarray:
+    """The noise-driven excess ε_g(σ) − ε_g(0) − σ²/2 of a :class:`FinalScan` over
+    ``label_noise`` that starts at σ = 0, (n,)."""
+    if scan.key != "label_noise" or scan.values[0] != 0:
+        raise ValueError("noise_excess needs a scan over label_noise that starts at 0")
+    return scan.eg - scan.eg[0] - 0.5 * scan.values**2
+
+
+def noise_slope(scan: FinalScan, degree: int = 3) -> tuple[float, float]:
+    """(a₁, s.e.): the slope in σ² at σ² → 0 of :func:`noise_excess`, the linear coefficient of
+    the least-squares polynomial Σ_{k=1..degree} a_k σ^{2k} (no constant term: the excess is 0
+    at σ = 0). The standard error is the least-squares one from the residuals: for the
+    deterministic ODE it measures the misfit of the polynomial, not noise."""
+    x = scan.values[1:] ** 2
+    y = noise_excess(scan)[1:]
+    X = np.stack([x**k for k in range(1, degree + 1)], axis=1)
+    if len(y) <= degree:
+        raise ValueError(f"noise_slope needs more than {degree} noise levels above 0")
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    resid = y - X @ coef
+    cov = resid @ resid / (len(y) - degree) * np.linalg.inv(X.T @ X)
+    return float(coef[0]), float(np.sqrt(cov[0, 0]))
+
+
+def orthogonal_gram(Q, R, T=None) -> np.ndarray:
+    """Q_⊥ = Q − R T⁻¹ Rᵀ (..., K, K): the Gram matrix W_⊥ W_⊥ᵀ/N of the parts of the body
+    orthogonal to the teacher's rows, positive semi-definite for every real body (T defaults
+    to the identity)."""
+    Q, R = np.asarray(Q, dtype=float), np.asarray(R, dtype=float)
+    T = np.eye(R.shape[-1]) if T is None else np.asarray(T, dtype=float)
+    return Q - R @ np.linalg.solve(T, np.swapaxes(R, -1, -2))
 
 
 def _sim_every(sim: Trajectory) -> int:
@@ -265,5 +306,5 @@ def plot_label_noise(scans: list[FinalScan]):
 
 
 __all__ = ["optimal_scale", "error_floor", "floor_state", "FinalScan", "scan_final",
-           "plot_spread_dynamics",
+           "noise_excess", "noise_slope", "orthogonal_gram", "plot_spread_dynamics",
            "plot_spread_floor", "plot_readout", "plot_label_noise"]
