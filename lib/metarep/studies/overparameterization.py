@@ -46,19 +46,12 @@ def t_spec(runs: Trajectory) -> np.ndarray:
     return specialization_time(runs.alpha, runs.observables["specialization"])
 
 
-def _run(runs: Trajectory, i: int) -> Trajectory:
-    """The i-th seed's run of a trajectory with a seed axis, as a run without one."""
-    T = runs.T if runs.T.ndim == 2 else runs.T[i]
-    return Trajectory(runs.alpha, runs.Q[i], runs.R[i], runs.a[i], runs.eg[i],
-                      {k: v[i] for k, v in runs.observables.items()}, None, runs.config, T)
-
-
 def seed_phases(runs: Trajectory, onset: float = 0.1) -> list[Phases]:
     """:func:`metarep.analysis.phases` of every seed's ODE run, with the onset of
     specialization at index ``onset`` and the end at the level of α_s
     (:data:`metarep.analysis.SPEC_LEVEL`): over-parameterized networks keep mixed or inactive
     units, so their index need not approach 1."""
-    return [phases(_run(runs, i), (onset, SPEC_LEVEL)) for i in range(len(runs.seeds))]
+    return [phases(runs.run(s), (onset, SPEC_LEVEL)) for s in runs.seeds]
 
 
 def plateau_times(runs: Trajectory, onset: float = 0.1) -> np.ndarray:
