@@ -87,7 +87,7 @@ lab: $(LAB_STAMP)
 # The README's figure: the theory for examples/basic.toml, drawn by the command line.
 readme-figure: $(STAMP)
 	@mkdir -p docs
-	MPLBACKEND=Agg $(BIN)/python -m metarep ode --config examples/basic.toml --plot docs/overview.png
+	MPLBACKEND=Agg $(BIN)/python -m metarep ode --config examples/basic.toml --plot docs/overview.png --force
 
 # Publishing: .github/workflows/pages.yml runs `make book` and deploys _build/html to GitHub
 # Pages on every push to main. By hand, copy _build/html to any static web server.

@@ -1,4 +1,4 @@
-r"""Plain NumPy reference of the online meta-training step (SPEC §1), one step per iteration.
+r"""Plain NumPy reference of the online meta-training step, one step per iteration.
 
 Written as a user would write it, independently of :mod:`metarep.simulator`: the task is
 sampled literally (Ξ^τ as an (M, N) array, inputs in ℝᴺ), and the meta-gradient is written

@@ -1,4 +1,4 @@
-"""Classic limit (SPEC §3.3): without adaptation and with a single task the meta-learning ODE
+"""Classic limit: without adaptation and with a single task the meta-learning ODE
 is the two-layer online-SGD ODE of Goldt et al. (2019).
 
 With η_in = 0 (so a′ = a), σ_v = 0 and v̄ = v* (one task), σ_B = 0, the equations are, with
@@ -11,7 +11,7 @@ E[g'(λ_i) g'(λ_k) g(h_p) g(h_q)] (Goldt et al. 2019, eqs. (9)–(11), query ba
     da_i/dα  = η_a [Σ_m v*_m I2(λ_i, ν_m) − Σ_j a_j I2(λ_i, λ_j)]
 
 written here with explicit loops over the closed-form integrals (metarep.integrals, checked
-against Monte Carlo in test_integrals.py), independently of the autodiff path of metarep.ode.
+against Monte Carlo in test_integrals.py), independently of the autodiff path of metarep.drift.
 Both are evaluated at random states; they must agree to rounding (rtol 1e-10).
 """
 
@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from metarep import integrals, ode
+from metarep import drift, integrals
 from metarep.metaloss import TaskDist
 
 
@@ -78,10 +78,10 @@ def test_ode_equals_goldt_two_layer_sgd(K, M, steps, first_order, b, seed):
     eta, eta_a, sigma = 0.7, 0.4, 0.3
     dist = TaskDist(T=jnp.asarray(T), v_bar=jnp.asarray(v), v_std=jnp.float64(0.0),
                     spread=jnp.float64(0.0), noise=jnp.float64(sigma))
-    hp = ode.Hyper(eta=jnp.float64(eta), eta_in=jnp.float64(0.0), eta_head=jnp.float64(eta_a),
-                   batch=jnp.float64(b), dist=dist)
-    got = jax.jit(ode.vector_field, static_argnums=(2, 3))(ode.State(jnp.asarray(Q), jnp.asarray(R), jnp.asarray(a)), hp,
-                           steps, first_order)
+    hp = drift.Hyper(eta=jnp.float64(eta), eta_in=jnp.float64(0.0),
+                     eta_head=jnp.float64(eta_a), batch=jnp.float64(b), dist=dist)
+    state = drift.State(jnp.asarray(Q), jnp.asarray(R), jnp.asarray(a))
+    got = jax.jit(drift.vector_field, static_argnums=(2, 3))(state, hp, steps, first_order)
     dQ, dR, da = goldt_rhs(Q, R, T, a, v, eta, eta_a, sigma, b)
     np.testing.assert_allclose(np.asarray(got.R), dR, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(np.asarray(got.Q), dQ, rtol=1e-10, atol=1e-13)

@@ -1,17 +1,17 @@
-"""Configuration: defaults, validation messages, overrides and TOML round trips (SPEC §4)."""
+"""Configuration: defaults, validation messages, overrides, files and TOML round trips."""
 
 import numpy as np
 import pytest
 
-from metarep.config import KEY_HELP, Config
+from metarep.config import KEY_HELP, Config, parse_overrides, read_toml
 from metarep.errors import ConfigError
 
-SPEC_KEYS = ("K M N eta eta_in eta_head inner_steps support query_batch first_order v_mean "
+MODEL_KEYS = ("K M N eta eta_in eta_head inner_steps support query_batch first_order v_mean "
              "v_std teacher_spread label_noise teacher alpha_max record_every seed").split()
 
 
 def test_spec_keys_are_configuration_keys():
-    assert set(SPEC_KEYS) <= set(KEY_HELP)
+    assert set(MODEL_KEYS) <= set(KEY_HELP)
     assert set(KEY_HELP) == {f for f in Config.__dataclass_fields__}
 
 
@@ -36,6 +36,21 @@ def test_invalid_values_name_the_key(changes, key):
 def test_unknown_key_lists_valid_keys():
     with pytest.raises(ConfigError, match=r"unknown configuration key\(s\) \['etaa'\].*eta_in"):
         Config.from_dict({"etaa": 1.0})
+    with pytest.raises(ConfigError, match=r"\(did you mean eta_in for eta_inn\?\)"):
+        Config.from_dict({"eta_inn": 0.5})
+
+
+@pytest.mark.parametrize("changes, key", [
+    (dict(Q0=[[1.0, 0.0], [0.0]], R0=np.zeros((2, 2))), "Q0"),
+    (dict(Q0="identity", R0=np.zeros((2, 2))), "Q0"),
+    (dict(Q0=np.eye(2), R0=[[0.1], "x"]), "R0"), (dict(a0={"a": 1}), "a0"),
+    (dict(v_mean="one"), "v_mean"), (dict(v_mean=[1.0, [2.0]]), "v_mean"),
+])
+def test_non_numeric_arrays_name_the_key(changes, key):
+    """Text and ragged lists where numbers are expected (review cases 35, 36, 39)."""
+    with pytest.raises(ConfigError, match=rf"^{key} = .* is not a number or a \(rectangular\) "
+                                          "array of numbers"):
+        Config().replace(**changes)
 
 
 def test_initial_state_validation():
@@ -71,6 +86,53 @@ def test_overrides_parse_toml_values():
     assert cfg.v_mean == (0.5, 1.5)
     with pytest.raises(ConfigError, match="key=value"):
         Config().with_overrides(["eta"])
+
+
+def test_files_name_themselves_and_the_line(tmp_path):
+    """read_toml: one-line errors naming the file (missing, a folder, not text, invalid TOML
+    with its line and column); a table passed as a configuration is recognised."""
+    with pytest.raises(ConfigError, match=r"'.*nope\.toml' does not exist"):
+        read_toml(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="is a folder"):
+        read_toml(tmp_path)
+    (tmp_path / "bin.toml").write_bytes(b"eta = \xff\n")
+    with pytest.raises(ConfigError, match=r"bin\.toml: not a text \(UTF-8\) file"):
+        read_toml(tmp_path / "bin.toml")
+    for text, where in (("eta = \n", "line 1, column 7"), ("eta = 1\neta = 2\n", "line 2")):
+        (tmp_path / "bad.toml").write_text(text)
+        with pytest.raises(ConfigError, match=rf"bad\.toml: invalid TOML: .*\(at {where}"):
+            read_toml(tmp_path / "bad.toml")
+    (tmp_path / "t.csv").write_text("alpha,eg\n0,1\n")
+    with pytest.raises(ConfigError, match="looks like a table"):
+        Config.from_toml(tmp_path / "t.csv")
+
+
+def test_overrides_are_merged_before_validation(tmp_path):
+    """Review case 47: a file that is invalid alone is repaired by an override; the [run]
+    provenance table of a written configuration is ignored."""
+    (tmp_path / "c.toml").write_text("alpha_max = 0.5\n\n[run]\ncommand = \"metarep ode\"\n")
+    with pytest.raises(ConfigError, match="record_every = 1.0 exceeds alpha_max = 0.5"):
+        Config.from_toml(tmp_path / "c.toml")
+    cfg = Config.from_toml(tmp_path / "c.toml", ["record_every=0.1"])
+    assert (cfg.alpha_max, cfg.record_every) == (0.5, 0.1)
+    assert parse_overrides(["teacher = gaussian", "v_mean=[1, 2]"]) == {
+        "teacher": "gaussian", "v_mean": [1, 2]}
+    with pytest.raises(ConfigError, match="unknown configuration key.*'model'"):
+        Config.from_dict(read_toml(_write(tmp_path / "m.toml", "[model]\nK = 2\n")))
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_provenance_round_trip(tmp_path):
+    """to_toml(run) appends a [run] table (strings escaped as TOML) that from_toml skips."""
+    cfg = Config(K=3, teacher="gaussian")
+    run = {"command": 'metarep sim --set teacher="gaussian" C:\\x', "seeds": [0, 1],
+           "partial": False}
+    path = _write(tmp_path / "c.toml", cfg.to_toml(run))
+    assert Config.from_toml(path) == cfg and read_toml(path)["run"] == run
 
 
 def test_toml_round_trip(tmp_path):

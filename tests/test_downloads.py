@@ -6,13 +6,13 @@ import jax
 import numpy as np
 import pytest
 
-from metarep import downloads
+from metarep import downloads, ode
 from metarep.config import Config
 from metarep.studies import new_tasks as nt
-from metarep.studies import overparameterization as op
-from metarep.studies import variability as var
+from metarep.studies import task_variability as var
 from metarep.trajectory import Trajectory
-from test_studies_hyperparameters import synthetic_grid
+
+from helpers import synthetic_grid
 
 
 def _read(path):
@@ -87,19 +87,24 @@ def test_rate_grid_table_one_row_per_point(tmp_path):
     downloads.write_csv(tmp_path / "grid.csv", t)
 
 
-def test_ensemble_scan_and_few_shot_tables():
+def test_seed_runs_scan_and_few_shot_tables():
+    """The ODE runs of several seeds (over-parameterization: ode.integrate_seeds, formerly an
+    Ensemble with its own table) are a Trajectory: one row per seed and record, seed-major,
+    with the observables ``specialization`` and ``eg_oracle`` as columns."""
     cfg = Config(K=3, M=2, N=60, alpha_max=2.0, record_every=1.0, dt=0.1)
-    ens = op.ode_ensemble(cfg, [0, 3])
-    t = ens.table()
-    assert t["K"] == 3 and t["seed"].tolist() == [0, 0, 0, 3, 3, 3]
-    np.testing.assert_array_equal(t["eg"], ens.eg.ravel())
+    runs = ode.integrate_seeds(cfg, [0, 3])
+    t = runs.table()
+    assert t["seed"].tolist() == [0, 0, 0, 3, 3, 3] and "Q_2_2" in t and "a_2" in t
+    np.testing.assert_array_equal(t["eg"], runs.eg.ravel())
+    np.testing.assert_array_equal(t["specialization"], runs.observables["specialization"].ravel())
+    np.testing.assert_array_equal(t["eg_oracle"], runs.observables["eg_oracle"].ravel())
 
     scan, _ = var.scan_final(cfg.replace(K=2), "teacher_spread", [0.0, 0.3])
     t = scan.table()
     assert list(t)[0] == "teacher_spread" and t["eta"] == cfg.eta
     np.testing.assert_array_equal(t["eg"], scan.eg)
 
-    state = nt.initial_state(cfg.replace(K=2), [0, 1])
+    state = nt.initial_networks(cfg.replace(K=2), [0, 1])
     res = nt.few_shot(cfg.replace(K=2), state, [3, "inf"], jax.random.PRNGKey(0), n_tasks=20)
     t = res.table()
     assert t["P"] == [3, float("inf")] and list(t)[3:] == ["seed0", "seed0_sem", "seed1",

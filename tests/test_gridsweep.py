@@ -53,6 +53,12 @@ def test_plan_is_checked_before_computing():
     assert (p.n_points, p.n_chunks) == (6, 2) and p.points()[1] == (0.5, 1.0)
     assert gridsweep.shard_chunks(p, (1, 2)) == [1]
     assert gridsweep.Plan.from_manifest(p.manifest()) == p
+    from metarep.simulator import EG_TASKS
+
+    assert p.eg_tasks == gridsweep.Plan("sim", BASE, ("eta",), ((1.0,),), (0.0,)).eg_tasks \
+        == EG_TASKS
+    with pytest.raises(ConfigError, match="eg_tasks = 1"):
+        gridsweep.plan("sim", BASE, {"eta": [1.0]}, eg_tasks=1)
 
 
 @pytest.mark.slow
@@ -111,12 +117,14 @@ assert len(jax.local_devices()) == 2, jax.local_devices()
 base = Config(K=2, M=2, N=30, alpha_max=1.0, record_every=0.5, first_order=True, dt=0.1)
 out = Path(sys.argv[1])
 # the simulations with sigma_B > 0 and S = 2, where a program sharded over the devices
-# rounds differently; batches of 2 points or seeds, so that both devices work
+# rounds differently; batches of 2 points or seeds, so that both devices work; 1024
+# Monte-Carlo tasks: one batch of the estimator (one copy of its program to compile)
 for kind, grid, cfg in (
         ("ode", {"eta": [0.5, 1.0, 1.5], "eta_in": [0.5, 1.0]}, base),
         ("sim", {"eta_in": [0.5, 1.0], "label_noise": [0.0, 0.1]},
          base.replace(teacher_spread=0.3, inner_steps=2, first_order=False))):
-    p = gridsweep.plan(kind, cfg, grid, chunk=4, seeds=4, eg_method="mc", batch=2)
+    p = gridsweep.plan(kind, cfg, grid, chunk=4, seeds=4, eg_method="mc", batch=2,
+                       eg_tasks=1024)
     for n in (1, 2):
         gridsweep.run(p, out / f"{kind}-{n}", devices=jax.local_devices()[:n], progress=False)
         gridsweep.merge(out / f"{kind}-{n}")

@@ -1,4 +1,4 @@
-"""Closed-form Gaussian integrals (metarep.integrals) against Monte Carlo (SPEC §3.1).
+"""Closed-form Gaussian integrals (metarep.integrals) against Monte Carlo.
 
 For each random covariance C (4×4, Wishart-like with entries of order one) we draw
 n = 400 000 Gaussian vectors with NumPy, evaluate the integrands g, g', u with SciPy's erf,

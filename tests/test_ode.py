@@ -1,49 +1,17 @@
-"""The ODE (metarep.ode): chain rule, integrator accuracy, records, fixed points, bad input."""
+"""The integration of the ODEs (metarep.ode): integrator accuracy and its check, records,
+the batched entry point (initial states × hyper-parameters, masks, labels), the seeds'
+initial states, sweeps, bad input. (The right-hand side: tests/test_drift.py; divergence
+messages: tests/test_divergence.py.)"""
 
-import jax
-import jax.numpy as jnp
+import warnings
+
 import numpy as np
 import pytest
 
-from metarep import metaloss, observables, ode
+from metarep import drift, metaloss, ode
 from metarep.config import Config
-from metarep.errors import ConfigError, DivergenceError
-from metarep.initial import initial_order_parameters
-
-
-@pytest.mark.parametrize("first_order", [False, True])
-def test_drift_is_minus_eta_gradient_in_weight_space(first_order):
-    """dR/dα = ΔW Bᵀ and the drift part of dQ/dα = ΔW Wᵀ + W ΔWᵀ for ΔW = −η ∇_W F(W Wᵀ/N,
-    W Bᵀ/N, a), with ∇_W by autodiff in weight space (N = 40): checks A = ∂F/∂Q + ∂F/∂Qᵀ,
-    G = ∂F/∂R and the products of SPEC §2 independently of their derivation."""
-    rng = np.random.default_rng(1)
-    K, M, N, steps = 3, 2, 40, 2
-    W, B = jnp.asarray(rng.normal(size=(K, N))), jnp.asarray(rng.normal(size=(M, N)))
-    a = jnp.asarray(rng.normal(size=K))
-    Q, R, T = W @ W.T / N, W @ B.T / N, B @ B.T / N
-    dist = metaloss.TaskDist(T, jnp.array([0.8, -0.5]), jnp.float64(0.7), jnp.float64(0.3),
-                             jnp.float64(0.2))
-    hp = ode.Hyper(jnp.float64(0.7), jnp.float64(0.4), jnp.float64(0.3), jnp.float64(2.0), dist)
-
-    def F(W, a):
-        if first_order:
-            return metaloss.first_order_error(W @ W.T / N, W @ B.T / N, a, Q, R, dist,
-                                              hp.eta_in, steps)
-        return metaloss.meta_test_error(W @ W.T / N, W @ B.T / N, a, dist, hp.eta_in, steps)
-
-    gW, ga = jax.jit(jax.grad(F, argnums=(0, 1)))(W, a)
-    dW = -hp.eta * gW
-    d = jax.jit(ode.vector_field, static_argnums=(2, 3))(ode.State(Q, R, a), hp, steps,
-                                                         first_order)
-    noise = hp.eta**2 / hp.batch * jax.jit(metaloss.noise_term, static_argnums=5)(
-        Q, R, a, dist, hp.eta_in, steps)
-    np.testing.assert_allclose(d.R, dW @ B.T, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(d.Q - noise, dW @ W.T + W @ dW.T, rtol=1e-12, atol=1e-14)
-    if not first_order:
-        np.testing.assert_allclose(d.a, -hp.eta_head * ga, rtol=1e-12, atol=1e-14)
-    else:
-        head = metaloss.mean_adapted_head_gradient(Q, R, a, dist, hp.eta_in, steps)
-        np.testing.assert_allclose(d.a, -hp.eta_head * head, rtol=1e-14)
+from metarep.errors import AccuracyError, ConfigError, DivergenceError
+from metarep.initial import initial_order_parameters, teacher_overlaps
 
 
 def test_step_size_convergence():
@@ -59,6 +27,24 @@ def test_step_size_convergence():
     assert 12 < d1 / d2 < 20, (d1, d2)
 
 
+@pytest.mark.parametrize("record_every", [0.8, 1.0])
+def test_accuracy_estimate_is_the_actual_error(record_every):
+    """The error estimate of integrate_batch (relative to max(1, max |state|)) is the actual
+    error of the run it checks within a factor of 2 — the actual error measured against the
+    same run with dt/8 (whose own error is 8⁴ = 4096 times smaller). At dt = 0.2 a record
+    spacing of 0.8 takes 4 steps per interval and 1.0 takes 5 (an odd number of steps)."""
+    cfg = Config(alpha_max=32.0, record_every=record_every, dt=0.2)
+    run = ode.integrate_batch(cfg)
+    ref = ode.integrate_batch(cfg.replace(dt=0.025), accuracy="off")
+    scale = max(1.0, max(np.abs(getattr(run, f)).max() for f in "QRa"))
+    actual = max(np.abs(getattr(run, f) - getattr(ref, f)).max() for f in "QRa") / scale
+    assert run.error.shape == (1,) and run.error[0] < ode.ACCURACY_TOLERANCE
+    assert 0.5 * actual <= run.error[0] <= 2.0 * actual, (run.error[0], actual)
+    off = ode.integrate_batch(cfg, accuracy="off")
+    assert np.isnan(off.error).all()
+    np.testing.assert_array_equal(off.eg, run.eg)
+
+
 def test_records_and_initial_state():
     cfg = Config(K=3, M=2, alpha_max=20.0, record_every=2.0, eta_head=0.5)
     traj = ode.integrate(cfg)
@@ -68,11 +54,13 @@ def test_records_and_initial_state():
     np.testing.assert_allclose(traj.R[0], op.R, rtol=1e-15)
     assert traj.Q.shape == (11, 3, 3) and traj.R.shape == (11, 3, 2) and traj.a.shape == (11, 3)
     np.testing.assert_allclose(traj.Q, np.swapaxes(traj.Q, 1, 2), rtol=1e-12)
-    hp = ode.hyper(cfg)
+    hp = drift.hyper(cfg)
     assert traj.eg[5] == pytest.approx(float(metaloss.meta_test_error(
         traj.Q[5], traj.R[5], traj.a[5], hp.dist, cfg.eta_in, cfg.inner_steps)), rel=1e-14)
     assert set(traj.observables) == {"eg_noadapt", "eg_oracle", "specialization"}
     assert np.all(traj.observables["eg_oracle"] <= traj.eg + 1e-15)
+    np.testing.assert_allclose(traj.observables["specialization"], traj.specialization(),
+                               rtol=1e-12, atol=1e-15)
     # log-spaced records that do not start at 0 land on the same curve
     alphas = np.geomspace(0.5, 20.0, 7)
     logt = ode.integrate(cfg, alphas=alphas)
@@ -80,39 +68,26 @@ def test_records_and_initial_state():
     np.testing.assert_allclose(logt.eg[-1], traj.eg[-1], rtol=1e-9)
 
 
-def test_cosines_and_specialization_index():
-    T = np.eye(2)
-    Q = np.diag([4.0, 1.0])
-    R = np.array([[2.0, 0.0], [0.0, -1.0]])         # unit 0 → teacher 0, unit 1 → teacher 1
-    np.testing.assert_allclose(observables.cosines(Q, R, T), [[1.0, 0.0], [0.0, -1.0]])
-    assert float(observables.specialization_index(Q, R, T)) == pytest.approx(1.0)
-    R_sym = np.array([[1.0, 1.0], [0.5, 0.5]])       # every unit equally aligned with both
-    assert float(observables.specialization_index(Q, R_sym, T)) == pytest.approx(0.0)
+def test_initial_state_is_the_simulators_start():
+    for teacher in ("orthogonal", "gaussian"):
+        cfg = Config(K=3, M=2, N=300, seed=4, teacher=teacher)
+        state, T = ode.initial_state(cfg)
+        op = initial_order_parameters(cfg)
+        for got, want in zip((*state, T), op[:3] + (op.T,)):
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(T, teacher_overlaps(cfg))
 
 
-def test_unspecialized_fixed_point_and_escape_rate():
-    """Newton finds the plateau; a perturbation along the leading eigenvector grows at the
-    predicted escape rate (checked on the integrated nonlinear ODE in its linear regime)."""
-    cfg = Config(alpha_max=30.0, record_every=30.0, dt=0.05)
-    traj = ode.integrate(cfg)
-    hp = ode.hyper(cfg)
-    fp = observables.unspecialized_fixed_point((traj.Q[-1], traj.R[-1], traj.a[-1]), hp,
-                                               cfg.inner_steps, cfg.first_order, True)
-    assert fp.residual < 1e-10
-    assert fp.escape_rate > 0
-    w, V = np.linalg.eig(fp.J)
-    lead = V[:, np.argmax(w.real)].real
-    eps = 1e-7
-    Q0, R0, a0 = observables._unflatten(
-        observables._flatten((fp.Q, fp.R, fp.a), True) + eps * lead, 2, 2, fp.a, True)
-    t1, t2 = 40.0, 80.0
-    pert = ode.integrate(cfg, alphas=[t1, t2], state0=(Q0, R0, a0))
-    x_fp = observables._flatten((fp.Q, fp.R, fp.a), True)
-    dev = [np.linalg.norm(np.asarray(observables._flatten((pert.Q[i], pert.R[i], pert.a[i]),
-                                                          True)) - x_fp) for i in (0, 1)]
-    rate = np.log(dev[1] / dev[0]) / (t2 - t1)
-    assert dev[1] < 1e-3                              # still linear
-    assert rate == pytest.approx(fp.escape_rate, rel=1e-2)
+def test_time_grid_and_padding():
+    grid, prepended = ode.time_grid([0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(grid, [0.0, 0.5, 1.0, 2.0])
+    assert prepended
+    grid, prepended = ode.time_grid([0.0, 1.0])
+    np.testing.assert_array_equal(grid, [0.0, 1.0])
+    assert not prepended
+    padded = ode.padded_grid(np.arange(20.0))
+    assert len(padded) == 32 and np.all(padded[19:] == 19.0)
+    assert len(ode.padded_grid([0.0, 1.0])) == 16
 
 
 def test_finite_support_is_rejected():
@@ -120,32 +95,9 @@ def test_finite_support_is_rejected():
         ode.integrate(Config(support=10))
 
 
-def test_divergence_names_inner_loop():
-    """η_in λ_max(C) ≈ 8 > 2 with S = 10 steps: the adapted head is amplified ~7¹⁰-fold."""
-    cfg = Config(eta_in=12.0, inner_steps=10, init_scale=1.0, a0=(1.0, 1.0), alpha_max=5.0)
-    with pytest.raises(DivergenceError, match=r"at α = 0: the inner loop is unstable.*eta_in"):
-        ode.integrate(cfg)
-
-
-def test_divergence_names_integration_step():
-    """η_a = 10⁶ makes the head relax at a rate ~10⁴, far beyond RK4 stability at the default dt."""
-    cfg = Config(eta_head=1e6, alpha_max=5.0)
-    with pytest.raises(DivergenceError, match=r"between α = 0 and α = 1: .*reduce dt"):
-        ode.integrate(cfg)
-
-
-def test_divergence_names_first_order_head_instability():
-    """FO-MAML, S = 1: the head's linear dynamics −η_a C (I − η_in C) a grow once η_in λ_max > 1
-    (here η_in λ_max(C) ≈ 2.9 when it blows up at α ≈ 17), at any integration step."""
-    for dt in (0.05, 0.01):
-        cfg = Config(alpha_max=20.0, record_every=0.5, first_order=True, eta_in=3.3, dt=dt)
-        with pytest.raises(DivergenceError, match=r"first-order head update is unstable"):
-            ode.integrate(cfg)
-
-
 def test_zero_predictor_error():
-    dist = ode.hyper(Config(M=2, v_mean=(1.0, -0.5), v_std=0.7, label_noise=0.3,
-                            teacher_spread=0.4)).dist
+    dist = drift.hyper(Config(M=2, v_mean=(1.0, -0.5), v_std=0.7, label_noise=0.3,
+                              teacher_spread=0.4)).dist
     E = 1.0 / 3.0  # I2 of a unit-variance field with itself; distinct teacher fields: 0
     expected = 0.5 * E * (1.0 + 0.25 + 2 * 0.49) + 0.5 * 0.09
     assert float(metaloss.zero_predictor_error(dist)) == pytest.approx(expected, rel=1e-14)
@@ -157,6 +109,100 @@ def test_bad_alphas():
         with pytest.raises(ValueError, match="alphas"):
             ode.integrate(cfg, alphas=bad)
 
+
+# -- the batched entry point ------------------------------------------------------------------
+
+CFG = Config(N=200, eta_in=2.0, alpha_max=4.0, record_every=1.0, dt=0.05)
+
+
+def test_integrate_seeds_matches_single_integrations():
+    """The vmapped batch reproduces ode.integrate from each seed's start."""
+    alphas = CFG.record_alphas
+    batch = ode.integrate_seeds(CFG, [3, 5], alphas)
+    assert batch.Q.shape == (2, len(alphas), 2, 2) and batch.T.shape == (2, 2, 2)
+    np.testing.assert_array_equal(batch.seeds, [3, 5])
+    for i, seed in enumerate([3, 5]):
+        one = ode.integrate(CFG.replace(seed=seed), alphas)
+        np.testing.assert_allclose(batch.Q[i], one.Q, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(batch.R[i], one.R, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(batch.eg[i], one.eg, rtol=1e-12)
+        np.testing.assert_allclose(batch.observables["specialization"][i],
+                                   one.observables["specialization"], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(batch.Q[i, 0], initial_order_parameters(
+            CFG.replace(seed=seed)).Q, rtol=1e-15)
+
+
+def test_integrate_seeds_uses_each_seeds_teacher():
+    """Gaussian teacher: seed s runs with its own T = B Bᵀ/N (the batch's T is per seed,
+    (seeds, M, M)), exactly as ode.integrate of that seed."""
+    cfg = CFG.replace(teacher="gaussian", N=50, alpha_max=2.0)
+    batch = ode.integrate_seeds(cfg, [0, 1])
+    assert batch.T.shape == (2, 2, 2)
+    assert np.abs(batch.T[0] - batch.T[1]).max() > 1e-3
+    for i, seed in enumerate([0, 1]):
+        c = cfg.replace(seed=seed)
+        np.testing.assert_allclose(batch.T[i], teacher_overlaps(c), rtol=1e-15)
+        one = ode.integrate(c)
+        np.testing.assert_allclose(one.T, batch.T[i], rtol=1e-15)
+        np.testing.assert_allclose(batch.eg[i], one.eg, rtol=1e-12)
+        np.testing.assert_allclose(batch.R[i], one.R, rtol=1e-12, atol=1e-14)
+
+
+def test_integrate_batch_over_states_and_hypers():
+    """B runs with their own initial states and hyper-parameters equal B single runs; the
+    default (no states, no hypers) is the configuration's own run."""
+    rates = [0.5, 1.5]
+    s0, T = ode.initial_state(CFG)
+    starts = ode.stack_states([s0, (s0.Q * 2.0, s0.R, s0.a)])
+    hypers = ode.stack_hypers([drift.hyper(CFG.replace(eta=e), T) for e in rates])
+    assert starts.Q.shape == (2, 2, 2) and hypers.eta.shape == (2,)
+    assert hypers.dist.T.shape == (2, 2, 2)
+    run = ode.integrate_batch(CFG, states=starts, hypers=hypers, workers=2, chunk=1)
+    assert isinstance(run, ode.Batch) and run.eg.shape == (2, len(CFG.record_alphas))
+    assert not run.diverged.any() and run.T.shape == (2, 2, 2)
+    for i, (e, st) in enumerate(zip(rates, ([s0.Q, s0.R, s0.a], [s0.Q * 2.0, s0.R, s0.a]))):
+        one = ode.integrate(CFG.replace(eta=e), state0=st)
+        np.testing.assert_allclose(run.eg[i], one.eg, rtol=1e-12)
+        np.testing.assert_allclose(run.Q[i], one.Q, rtol=1e-12, atol=1e-14)
+    default = ode.integrate_batch(CFG)
+    np.testing.assert_allclose(default.eg[0], ode.integrate(CFG).eg, rtol=1e-12)
+    with pytest.raises(ValueError, match="different batch sizes"):
+        ode.integrate_batch(CFG, states=starts, hypers=ode.stack_hypers([drift.hyper(CFG)] * 3))
+    with pytest.raises(ValueError, match="on_divergence"):
+        ode.integrate_batch(CFG, on_divergence="ignore")
+
+
+def test_divergence_mask_and_labels():
+    """One stable and one diverging run (η_a = 10⁶): "raise" names the diverging run by its
+    label; "mask" keeps the stable run and sets the other's records NaN from the first
+    diverged one on, flagging them."""
+    cfg = CFG.replace(record_every=0.5, alpha_max=2.0)
+    hypers = ode.stack_hypers([drift.hyper(cfg.replace(eta_head=h)) for h in (1.0, 1e6)])
+    with pytest.raises(DivergenceError, match=r"\(fast head\) diverged between α = 0 and"):
+        ode.integrate_batch(cfg, hypers=hypers, labels=["stable", "fast head"])
+    run = ode.integrate_batch(cfg, hypers=hypers, on_divergence="mask")
+    assert not run.diverged[0].any() and np.isfinite(run.eg[0]).all()
+    assert not run.diverged[1, 0] and run.diverged[1, 1:].all()
+    assert np.isnan(run.eg[1, 1:]).all() and np.isnan(run.Q[1, 1:]).all()
+    assert np.isnan(run.error[1]) and np.isfinite(run.error[0])
+    assert all(np.isnan(v[1, 1:]).all() for v in run.observables.values())
+    np.testing.assert_allclose(run.eg[0], ode.integrate(cfg).eg, rtol=1e-12)
+
+
+def test_inaccurate_integration_raises_warns_or_passes():
+    cfg = Config(alpha_max=20.0, record_every=10.0, dt=5.0)
+    with pytest.raises(AccuracyError, match=r"\(big step\) is not accurate.*\bdt = 5\b"
+                                            r".*reduce dt"):
+        ode.integrate_batch(cfg, labels=["big step"])
+    with pytest.warns(UserWarning, match=r"\bdt = 5\b.*reduce dt"):
+        run = ode.integrate_batch(cfg, accuracy="warn")
+    assert run.error[0] > ode.ACCURACY_TOLERANCE
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ode.integrate_batch(cfg, accuracy="off")
+
+
+# -- sweeps -----------------------------------------------------------------------------------
 
 def test_sweep_equals_single_integrations_and_flags_divergence():
     from metarep import sweep
@@ -178,3 +224,14 @@ def test_sweep_equals_single_integrations_and_flags_divergence():
     assert res.diverged[:, :, 1, 1:].all() and np.isnan(res.eg[:, :, 1, 1:]).all()
     with pytest.raises(ConfigError, match="cannot sweep"):
         sweep.sweep(cfg, {"K": [1, 2]})
+
+
+def test_grid_hypers_replaces_the_swept_keys():
+    from metarep import sweep
+
+    cfg = Config(eta=0.7, eta_in=0.3, v_mean=(1.0, 2.0))
+    hp = sweep.grid_hypers(cfg, {"eta_in": np.array([0.1, 0.2, 0.4])})
+    np.testing.assert_array_equal(hp.eta_in, [0.1, 0.2, 0.4])
+    np.testing.assert_array_equal(hp.eta, [0.7] * 3)
+    np.testing.assert_array_equal(hp.dist.v_bar, [[1.0, 2.0]] * 3)
+    assert hp.dist.T.shape == (3, 2, 2)

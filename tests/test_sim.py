@@ -25,8 +25,8 @@ import pytest
 
 from metarep import simulator as sim
 from metarep.config import Config
-from metarep.errors import DivergenceError
-from metarep.initial import initial_weights
+from metarep.errors import DivergenceError, Interrupted
+from metarep.initial import initial_weights, teacher_overlaps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import numpy_reference as ref  # noqa: E402
@@ -144,6 +144,30 @@ def test_determinism_and_seeds():
     finer = sim.simulate(cfg, seeds=2, alphas=[0.0, 0.3, 1.0, 1.7, 2.0], **RUN_MC)
     np.testing.assert_allclose(finer.Q[:, [0, 2, 4]], a.Q, rtol=1e-12, atol=0)
     np.testing.assert_allclose(finer.R[:, [0, 2, 4]], a.R, rtol=1e-12, atol=1e-14)
+
+
+def test_ctrl_c_keeps_the_completed_records(monkeypatch):
+    """A KeyboardInterrupt during the training steps raises Interrupted (a KeyboardInterrupt)
+    carrying the records completed so far, equal to those of the uninterrupted run."""
+    cfg = _config("spread-inf-S1-first", **RUN)
+    full = sim.simulate(cfg, seeds=2, **RUN_MC)
+    real, calls = sim.advance, []
+
+    def advance(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim, "advance", advance)
+    with pytest.raises(Interrupted) as stop:
+        sim.simulate(cfg, seeds=2, **RUN_MC)
+    part = stop.value.partial
+    assert isinstance(stop.value, KeyboardInterrupt) and stop.value.planned == 3
+    np.testing.assert_array_equal(part.alpha, full.alpha[:2])
+    for f in ("Q", "R", "a", "eg"):
+        np.testing.assert_array_equal(getattr(part, f), getattr(full, f)[:, :2])
+    assert part.config == cfg and list(part.seeds) == [0, 1]
 
 
 def test_record_steps_snap_to_whole_steps():
@@ -303,10 +327,34 @@ def test_float32_path():
 
 
 def test_divergence_names_the_cause():
-    """A run that blows up raises DivergenceError with α and the likely cause: an unstable
-    inner loop (η_in λ_max(C) > 2) or too large an outer rate (here of the head)."""
+    """A run that blows up raises DivergenceError with α and the likely cause measured at the
+    last finite state (metarep.divergence.explain): an unstable inner loop
+    (η_in λ_max(C) ≥ 2) blames eta_in; a per-task head step (η_a/N) λ_max(C) > 1 blames
+    eta_head (formerly "the outer learning rate is too large" for both rates)."""
     cfg = _config("inf-S1-full", N=50, inner_steps=5, alpha_max=5.0, init_scale=1.0)
-    with pytest.raises(DivergenceError, match=r"α ≈ .*eta_in = 20 exceeds 2/λ_max\(C\)"):
+    with pytest.raises(DivergenceError, match=r"α ≈ .*inner loop is unstable: eta_in·λ_max\(C\)"
+                                              r".*reduce eta_in below 2/λ_max\(C\)"):
         sim.simulate(cfg.replace(eta_in=20.0), progress=False, eg_tasks=0)
-    with pytest.raises(DivergenceError, match=r"α ≈ .*outer learning rate is too large"):
+    with pytest.raises(DivergenceError, match=r"α ≈ .*per-task head step is too large.*"
+                                              r"reduce eta_head"):
         sim.simulate(cfg.replace(eta_in=0.1, eta_head=1e6), progress=False, eg_tasks=0)
+
+
+def test_simulate_sizes_and_per_seed_teachers():
+    """simulate_sizes runs each N (seeds vmapped); with a Gaussian teacher every seed's
+    Trajectory records its own T = B Bᵀ/N, shape (seeds, M, M), and its cosines use it."""
+    cfg = Config(K=2, M=2, N=20, alpha_max=0.5, record_every=0.25, teacher="gaussian")
+    sims = sim.simulate_sizes(cfg, [20, 30], seeds=[0, 1], eg_tasks=0)
+    assert sorted(sims) == [20, 30]
+    for N, run in sims.items():
+        assert run.config.N == N and run.seeds.tolist() == [0, 1] and run.eg.shape == (2, 3)
+        assert run.T.shape == (2, 2, 2)
+        for i, s in enumerate((0, 1)):
+            B, W, _ = initial_weights(cfg.replace(N=N, seed=s))
+            np.testing.assert_allclose(run.T[i], B @ B.T / N, rtol=1e-12)
+            np.testing.assert_allclose(run.T[i], teacher_overlaps(cfg.replace(N=N, seed=s)),
+                                       rtol=1e-10)
+            np.testing.assert_allclose(run.R[i, 0], W @ B.T / N, rtol=1e-10, atol=1e-14)
+        cos = run.cosines()[1, 0]
+        np.testing.assert_allclose(cos, run.R[1, 0] / np.sqrt(
+            np.outer(np.diag(run.Q[1, 0]), np.diag(run.T[1]))), rtol=1e-12)

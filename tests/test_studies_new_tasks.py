@@ -38,8 +38,8 @@ def trained():
     return nt.train_microscopic(CFG, [0, 1])
 
 
-def test_initial_state_is_the_shared_initialisation():
-    st = nt.initial_state(CFG, [3])
+def test_initial_networks_are_the_shared_initialisation():
+    st = nt.initial_networks(CFG, [3])
     B, W, a = initial_weights(CFG.replace(seed=3))
     np.testing.assert_array_equal(st.W[0], W)
     np.testing.assert_array_equal(st.B[0], B)
@@ -66,4 +66,4 @@ def test_few_shot_population_support_matches_the_closed_form(trained):
     assert res.per_seed.shape == (2, 2) and res.steps == 1 and res.eta_in == CFG.eta_in
     assert np.all(np.abs(res.per_seed[:, 0] - exact[:, 0]) < 4 * res.per_seed_sem[:, 0])
     np.testing.assert_allclose(res.mean, res.per_seed.mean(axis=0))
-    np.testing.assert_allclose(res.sem, np.sqrt((res.per_seed_sem**2).sum(axis=0)) / 2)
+    np.testing.assert_allclose(res.sem, res.per_seed.std(axis=0, ddof=1) / np.sqrt(2))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from metarep import metaloss, ode
+from metarep.analysis import specialization_time
 from metarep.config import Config
 from metarep.studies import overparameterization as op
 
@@ -11,23 +12,33 @@ CFG = Config(K=3, M=2, N=200, eta=1.0, eta_in=2.0, eta_head=1.0, inner_steps=1, 
              v_std=0.5, alpha_max=2.0, record_every=1.0, dt=0.05)
 
 
-def test_ode_ensemble_equals_integrate_per_seed():
-    """The vmapped ensemble is the ODE of each seed's initial state (ode.integrate)."""
-    ens = op.ode_ensemble(CFG, [0, 3])
-    assert ens.K == 3 and ens.M == 2 and ens.eg.shape == (2, 3) and ens.Q.shape == (2, 3, 3, 3)
-    for i, seed in enumerate((0, 3)):
-        ref = ode.integrate(CFG.replace(seed=seed))
-        np.testing.assert_allclose(ens.eg[i], ref.eg, rtol=1e-10)
-        np.testing.assert_allclose(ens.R[i], ref.R, rtol=1e-10, atol=1e-14)
-        np.testing.assert_allclose(ens.specialization[i], ref.observables["specialization"],
-                                   rtol=1e-10, atol=1e-14)
-    sub = ens.select([3])
-    np.testing.assert_array_equal(sub.eg[0], ens.eg[1])
-    traj = ens.trajectory(1)
-    assert traj.config.seed == 3 and traj.eg.shape == (3,)
-    assert ens.final_error.shape == (2,) and ens.t_spec.shape == (2,)
-    with pytest.raises(ValueError, match="start at alpha = 0"):
-        op.ode_ensemble(CFG, [0], alphas=[1.0, 2.0])
+@pytest.fixture(scope="module")
+def runs():
+    """The ODE of width K = 3 > M = 2 from the initial states of seeds 0 and 3."""
+    return ode.integrate_seeds(CFG, [0, 3])
+
+
+def test_t_spec_is_the_specialization_time_of_each_seed(runs):
+    """t_spec: the interpolated time at which each seed's run reaches specialization index
+    ½ (∞ if not by α_max) — the ODE's ``specialization`` observable."""
+    assert runs.K == 3 and runs.M == 2 and runs.eg.shape == (2, 3)
+    assert runs.Q.shape == (2, 3, 3, 3) and set(runs.observables) >= {"specialization",
+                                                                      "eg_oracle"}
+    t = op.t_spec(runs)
+    assert t.shape == (2,)
+    np.testing.assert_array_equal(
+        t, specialization_time(runs.alpha, runs.observables["specialization"]))
+    np.testing.assert_allclose(runs.observables["specialization"], runs.specialization(),
+                               rtol=1e-10, atol=1e-14)
+    # a run switching from 0 to 1 between α = 4 and 5 crosses ½ at 4.5; one never switching: ∞
+    s = np.array([[0.0] * 5 + [1.0] * 6, [0.1] * 11])
+    sw = runs.replace(alpha=np.arange(11.0), Q=np.zeros((2, 11, 3, 3)), R=np.zeros((2, 11, 3, 2)),
+                      a=np.zeros((2, 11, 3)), eg=np.ones((2, 11)),
+                      observables={"specialization": s})
+    np.testing.assert_array_equal(op.t_spec(sw), [4.5, np.inf])
+    sub = runs.select([3])
+    np.testing.assert_array_equal(sub.eg[0], runs.eg[1])
+    assert sub.T.shape in ((2, 2), (1, 2, 2))
 
 
 def _state():
@@ -60,11 +71,24 @@ def test_unit_roles_classifies_copies_signs_and_inactive_units():
     assert strict.role[1] == "mixed"
 
 
-def test_role_counts_over_an_ensemble():
-    ens = op.ode_ensemble(CFG, [0, 1])
+def test_role_counts_over_seeds(runs):
+    ens = runs
     counts = op.role_counts(ens)
     assert set(counts) == {"copy", "mixed", "inactive", "min_copies"}
     np.testing.assert_array_equal(counts["copy"] + counts["mixed"] + counts["inactive"], [3, 3])
-    r0 = op.unit_roles(ens.Q[0, -1], ens.R[0, -1], ens.a[0, -1], CFG)
+    r0 = op.unit_roles(ens.Q[0, -1], ens.R[0, -1], ens.a[0, -1], CFG, ens.T[0])
     assert counts["copy"][0] == np.sum(r0.role == "copy")
     assert counts["min_copies"][0] == r0.copies.min()
+
+
+def test_role_counts_use_each_seeds_teacher(runs):
+    """With per-seed teacher overlaps (a Gaussian teacher), seed i's units are classified with
+    its own T."""
+    T = np.stack([np.eye(2), np.diag([4.0, 0.25])])
+    per_seed = runs.replace(T=T)
+    counts = op.role_counts(per_seed)
+    for i in range(2):
+        r = op.unit_roles(runs.Q[i, -1], runs.R[i, -1], runs.a[i, -1], CFG, T[i])
+        assert counts["copy"][i] == np.sum(r.role == "copy")
+        assert counts["inactive"][i] == np.sum(r.role == "inactive")
+        assert counts["min_copies"][i] == r.copies.min()

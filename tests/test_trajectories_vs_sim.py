@@ -1,4 +1,4 @@
-"""Trajectories (SPEC §3.4): the ODE against the seed-averaged simulation.
+"""Trajectories: the ODE against the seed-averaged simulation.
 
 One configuration with everything switched on: K = 3 > M = 2, full meta-gradient, S = 2,
 learned head, v̄ ≠ 0, σ_v = 0.5, teacher spread σ_B = 0.3, label noise σ = 0.1, from an

@@ -27,7 +27,7 @@ jax.config.update("jax_default_matmul_precision", "highest")
 compile_cache.enable()
 
 from metarep.config import Config  # noqa: E402
-from metarep.errors import ConfigError, DivergenceError  # noqa: E402
+from metarep.errors import AccuracyError, ConfigError, DivergenceError  # noqa: E402
 
-__all__ = ["Config", "ConfigError", "DivergenceError"]
+__all__ = ["Config", "ConfigError", "DivergenceError", "AccuracyError"]
 __version__ = "0.1.0"

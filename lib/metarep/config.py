@@ -1,10 +1,14 @@
-"""The frozen configuration of a meta-learning run (SPEC §4).
+"""The frozen configuration of a meta-learning run.
 
-One :class:`Config` describes the microscopic process (SPEC §1) and, equivalently, the
-order-parameter ODE that describes it as N → ∞. The same keys are used by the library, the
-command line (``--set key=value``) and the TOML configuration files. Every value is checked
-when the object is built; an invalid one raises :class:`~metarep.errors.ConfigError` naming the
-key and the allowed range.
+One :class:`Config` describes the microscopic process of the chapter *The scenario* and,
+equivalently, the order-parameter ODE that describes it as N → ∞. The same keys are used by
+the library, the command line (``--set key=value``) and the TOML configuration files
+(``metarep keys`` lists them, see the appendix *Reproducing and rerunning*). Every value is
+checked when the object is built; an invalid one raises :class:`~metarep.errors.ConfigError`
+naming the key and the allowed range. Files are read by :func:`read_toml`, which names the file
+(and line) of any problem; a file may carry a ``[run]`` table (:data:`RUN_TABLE`), the
+provenance that the command line writes beside its tables, which is not part of the
+configuration.
 
 Example
 -------
@@ -16,6 +20,8 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -26,7 +32,8 @@ import numpy as np
 
 from metarep.errors import ConfigError
 
-#: Keys documented in the SPEC, then the initial-state and numerical keys.
+#: The configuration keys and their meaning: the model's keys, then the initial-state and
+#: numerical keys.
 KEY_HELP: dict[str, str] = {
     "K": "number of meta-learner hidden units (integer >= 1)",
     "M": "number of meta-teacher hidden units (integer >= 1)",
@@ -55,11 +62,20 @@ KEY_HELP: dict[str, str] = {
 }
 
 
+def _numbers(value: Any, key: str) -> np.ndarray:
+    """``value`` as a float array, or a ConfigError naming ``key`` (text, ragged lists)."""
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} = {value!r} is not a number or a (rectangular) array of "
+                          f"numbers: {KEY_HELP[key]}") from None
+
+
 def _matrix(value: Any, shape: tuple[int, ...], key: str) -> tuple | None:
     """Validate an optional explicit initial array and store it as nested tuples."""
     if value is None:
         return None
-    arr = np.asarray(value, dtype=float)
+    arr = _numbers(value, key)
     if arr.shape != shape:
         raise ConfigError(f"{key} must have shape {shape}, got {arr.shape} ({KEY_HELP[key]})")
     if not np.all(np.isfinite(arr)):
@@ -69,7 +85,7 @@ def _matrix(value: Any, shape: tuple[int, ...], key: str) -> tuple | None:
 
 @dataclass(frozen=True)
 class Config:
-    """Hyper-parameters and initial state of one run (SPEC §1, §4).
+    """Hyper-parameters and initial state of one run (chapter *The scenario*).
 
     Numbers are O(1) as N → ∞ (time α counts tasks per input dimension). Explicit initial
     overlaps ``Q0`` (K×K), ``R0`` (K×M) and ``a0`` (K,) are stored as nested tuples so that the
@@ -168,7 +184,7 @@ class Config:
         object.__setattr__(self, "support", int(support))
 
     def _check_v_mean(self) -> None:
-        arr = np.asarray(self.v_mean, dtype=float) if not isinstance(self.v_mean, bool) else None
+        arr = _numbers(self.v_mean, "v_mean") if not isinstance(self.v_mean, bool) else None
         if arr is None or arr.ndim > 1 or not np.all(np.isfinite(arr)):
             raise ConfigError(f"v_mean = {self.v_mean!r}: {KEY_HELP['v_mean']}")
         if arr.ndim == 1 and arr.shape != (self.M,):
@@ -241,36 +257,31 @@ class Config:
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
-        """Build from a mapping; unknown keys raise :class:`ConfigError` listing valid ones."""
+        """Build from a mapping; unknown keys raise :class:`ConfigError` listing valid ones
+        (and the closest valid key for a misspelling)."""
         unknown = sorted(set(values) - set(KEY_HELP))
         if unknown:
-            raise ConfigError(f"unknown configuration key(s) {unknown}; valid keys: "
+            close = {k: difflib.get_close_matches(k, KEY_HELP, n=1) for k in unknown}
+            hint = "".join(f" (did you mean {m[0]} for {k}?)" for k, m in close.items() if m)
+            raise ConfigError(f"unknown configuration key(s) {unknown}{hint}; valid keys: "
                               f"{', '.join(KEY_HELP)}")
         return cls(**values)
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "Config":
-        """Read a TOML file of ``key = value`` lines (SPEC §4 names)."""
-        with open(path, "rb") as fh:
-            return cls.from_dict(tomllib.load(fh))
+    def from_toml(cls, path: str | Path, overrides: list[str] = ()) -> "Config":
+        """Read a TOML file of ``key = value`` lines (:func:`file_values`: a ``[run]`` table is
+        provenance and ignored), with command-line ``key=value`` overrides
+        (:func:`parse_overrides`) applied to the file's values before they are validated, so
+        that an override can repair an invalid file."""
+        return cls.from_dict({**file_values(path), **parse_overrides(overrides)})
 
     def replace(self, **changes: Any) -> "Config":
         """A validated copy with some keys changed."""
         return type(self).from_dict({**self.to_dict(), **changes})
 
     def with_overrides(self, assignments: list[str]) -> "Config":
-        """Apply command-line style ``key=value`` strings (values parsed as TOML)."""
-        changes: dict[str, Any] = {}
-        for item in assignments:
-            key, sep, text = item.partition("=")
-            key = key.strip()
-            if not sep or not key:
-                raise ConfigError(f"override {item!r} is not of the form key=value")
-            try:
-                changes[key] = tomllib.loads(f"x = {text.strip()}")["x"]
-            except tomllib.TOMLDecodeError:
-                changes[key] = text.strip()  # bare words such as gaussian or inf
-        return self.replace(**changes)
+        """Apply command-line style ``key=value`` strings (:func:`parse_overrides`)."""
+        return self.replace(**parse_overrides(assignments))
 
     def to_dict(self) -> dict[str, Any]:
         """All keys, with explicit initial arrays as nested lists (None when unset)."""
@@ -280,21 +291,86 @@ class Config:
                 out[key] = np.asarray(out[key]).tolist()
         return out
 
-    def to_toml(self) -> str:
-        """The configuration as TOML text (unset initial arrays omitted); round-trips."""
-        lines = []
-        for key, value in self.to_dict().items():
-            if value is None:
-                continue
-            lines.append(f"{key} = {_toml_value(value)}")
+    def to_toml(self, run: dict[str, Any] | None = None) -> str:
+        """The configuration as TOML text (unset initial arrays omitted); round-trips.
+
+        ``run``: provenance (strings, numbers, booleans and lists of them), written after the
+        keys as the ``[run]`` table, which :meth:`from_toml` ignores.
+        """
+        lines = [f"{key} = {_toml_value(value)}" for key, value in self.to_dict().items()
+                 if value is not None]
+        if run:
+            lines += ["", f"[{RUN_TABLE}]"] + [f"{k} = {_toml_value(v)}" for k, v in run.items()]
         return "\n".join(lines) + "\n"
+
+
+#: Name of the TOML table holding the provenance of a run (command, seeds, versions); it is
+#: written beside the command line's tables and is not a configuration key.
+RUN_TABLE = "run"
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The values of a TOML configuration file, ``[run]`` table included.
+
+    Raises :class:`ConfigError` with a one-line message naming the file: it does not exist,
+    is a folder or unreadable, is not UTF-8 text, or is not valid TOML (with the line and
+    column of the first error, e.g. a duplicate key or a missing value).
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"configuration file {str(path)!r} is a folder, not a TOML "
+                          "file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a text (UTF-8) file ({err.reason} at byte "
+                          f"{err.start})") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read configuration file {str(path)!r}: "
+                          f"{err.strerror or err}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        hint = ""
+        if path.suffix.lower() in (".csv", ".npz"):
+            hint = (f" ({path.name} looks like a table: a configuration is TOML "
+                    "`key = value` lines, such as the .config.toml written beside a table)")
+        raise ConfigError(f"{path}: invalid TOML: {err}{hint}") from None
+
+
+def file_values(path: str | Path) -> dict[str, Any]:
+    """The configuration values of a TOML file (:func:`read_toml` without its ``[run]``
+    provenance table), not yet validated."""
+    values = read_toml(path)
+    values.pop(RUN_TABLE, None)
+    return values
+
+
+def parse_overrides(assignments: list[str]) -> dict[str, Any]:
+    """Command-line ``key=value`` strings as a mapping; each value is parsed as TOML
+    (numbers, booleans, lists, quoted strings), and kept as text when it is not valid TOML
+    (bare words such as ``gaussian`` or ``inf``). Raises :class:`ConfigError` for an item
+    without ``=`` or without a key; the keys are checked when the Config is built."""
+    changes: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        try:
+            changes[key] = tomllib.loads(f"x = {text.strip()}")["x"]
+        except tomllib.TOMLDecodeError:
+            changes[key] = text.strip()
+    return changes
 
 
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value, ensure_ascii=False)   # a valid TOML basic string
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)

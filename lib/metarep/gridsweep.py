@@ -71,7 +71,8 @@ _NOT_SIM_SWEEPABLE = ("support", "first_order", "teacher", "Q0", "R0", "a0", "dt
 class Plan:
     """What a sweep computes. ``names``/``values``: the grid axes (values as tuples of
     floats); ``alphas``: record times; ``seeds``: per point (simulations; seeds cfg.seed, …);
-    ``chunk``: points per table; ``eg_method``: simulations' meta-test error; ``batch``: what
+    ``chunk``: points per table; ``eg_method``: simulations' meta-test error, ``eg_tasks``
+    its Monte-Carlo tasks (as in :func:`metarep.simulator.simulate`); ``batch``: what
     one device computes at once, ODE points or simulation seeds (vmapped). A device always
     runs batches of this size, whatever the number of devices, so that the numbers depend
     on the plan only (XLA may round differently for another batch size)."""
@@ -85,6 +86,7 @@ class Plan:
     chunk: int = 64
     eg_method: str = "mc"
     batch: int = 8
+    eg_tasks: int = 2000                    # metarep.simulator.EG_TASKS (not imported here)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -110,6 +112,8 @@ class Plan:
 
             if self.eg_method not in EG_METHODS:
                 raise ConfigError(f"eg_method {self.eg_method!r}: one of {EG_METHODS}")
+            if self.eg_tasks < 0 or self.eg_tasks == 1:
+                raise ConfigError(f"eg_tasks = {self.eg_tasks}: 0 (no estimate) or >= 2")
             for name in self.names:
                 if name not in KEY_HELP or name in _NOT_SIM_SWEEPABLE:
                     allowed = [k for k in KEY_HELP if k not in _NOT_SIM_SWEEPABLE]
@@ -143,7 +147,7 @@ class Plan:
         return {"format": FORMAT, "kind": self.kind, "config": self.config.to_dict(),
                 "grid": {k: list(v) for k, v in zip(self.names, self.values)},
                 "alphas": list(self.alphas), "seeds": self.seeds, "chunk": self.chunk,
-                "eg_method": self.eg_method, "batch": self.batch,
+                "eg_method": self.eg_method, "eg_tasks": self.eg_tasks, "batch": self.batch,
                 "n_points": self.n_points, "n_chunks": self.n_chunks}
 
     @classmethod
@@ -153,20 +157,24 @@ class Plan:
                    values=tuple(tuple(float(x) for x in v) for v in data["grid"].values()),
                    alphas=tuple(float(a) for a in data["alphas"]), seeds=int(data["seeds"]),
                    chunk=int(data["chunk"]), eg_method=data["eg_method"],
-                   batch=int(data["batch"]))
+                   batch=int(data["batch"]), eg_tasks=int(data["eg_tasks"]))
 
 
 def plan(kind: str, cfg: Config, grid: dict, alphas=None, *, seeds: int = 1, chunk: int = 64,
-         eg_method: str = "mc", batch: int | None = None) -> Plan:
+         eg_method: str = "mc", batch: int | None = None, eg_tasks: int | None = None) -> Plan:
     """A :class:`Plan` from a grid {key: values}; alphas default to ``cfg.record_alphas``;
-    batch defaults to 8 ODE points, or min(8, seeds) simulation seeds."""
+    batch defaults to 8 ODE points, or min(8, seeds) simulation seeds; eg_tasks to
+    :data:`metarep.simulator.EG_TASKS`."""
+    from metarep.simulator import EG_TASKS
+
     alphas = cfg.record_alphas if alphas is None else np.asarray(alphas, dtype=float)
     values = tuple(tuple(float(x) for x in np.atleast_1d(np.asarray(v, dtype=float)))
                    for v in grid.values())
     if batch is None:
         batch = 8 if kind == "ode" else math.gcd(8, int(seeds))
     return Plan(kind, cfg, tuple(grid), values, tuple(float(a) for a in alphas), int(seeds),
-                int(chunk), eg_method, int(batch))
+                int(chunk), eg_method, int(batch),
+                EG_TASKS if eg_tasks is None else int(eg_tasks))
 
 
 def parse_grid(items: list[str]) -> dict[str, np.ndarray]:
@@ -323,7 +331,7 @@ def _sim_chunk(p: Plan, idx: range, devices) -> dict:
     def one(k):
         i, group = jobs[k]
         return simulate(p.point_config(points[i]), group, np.asarray(p.alphas),
-                        progress=False, eg_method=p.eg_method,
+                        progress=False, eg_method=p.eg_method, eg_tasks=p.eg_tasks,
                         device=devices[k % len(devices)])
 
     # at once on accelerators; one after the other on CPU devices (see the module docstring)

@@ -3,12 +3,16 @@ r"""Closed-form Gaussian integrals for the activation g(z) = erf(z/√2).
 For jointly Gaussian, zero-mean fields u with covariance C (entries named in argument order,
 ``c12`` = C₁₂ = E[u₁u₂]) and g'(z) = √(2/π) e^{-z²/2}:
 
-* I2 = E[g(u₁) g(u₂)]            = (2/π) arcsin(C₁₂ / √((1+C₁₁)(1+C₂₂)))
-* J2 = E[g'(u₁) g'(u₂)]          = (2/π) / √((1+C₁₁)(1+C₂₂) − C₁₂²)
+* I2 = E[g(u₁) g(u₂)]            = (2/π) arcsin(C₁₂ / √((1+C₁₁)(1+C₂₂)))           (eq-i2)
+* J2 = E[g'(u₁) g'(u₂)]          = (2/π) / √((1+C₁₁)(1+C₂₂) − C₁₂²)                 (eq-j2)
 * I3 = E[g'(u₁) u₂ g(u₃)]        = (2/π) [C₂₃(1+C₁₁) − C₁₂C₁₃] / [(1+C₁₁) √((1+C₁₁)(1+C₃₃) − C₁₃²)]
-* I4 = E[g'(u₁)g'(u₂)g(u₃)g(u₄)] = (4/π²) Λ₄^{-1/2} arcsin(Λ₀ / √(Λ₁Λ₂))
+                                                                                    (eq-i3)
+* I4 = E[g'(u₁)g'(u₂)g(u₃)g(u₄)] = (4/π²) Λ₄^{-1/2} arcsin(Λ₀ / √(Λ₁Λ₂))             (eq-i4)
 
-with Λ₄, Λ₀, Λ₁, Λ₂ as in SPEC §2 (Saad & Solla 1995; Goldt et al. 2019). I3 is not symmetric
+with Λ₄, Λ₀, Λ₁, Λ₂ as in :func:`i4` (Saad & Solla 1995; Goldt et al. 2019). The book derives
+them in the chapter on order parameters, by reweighting the Gaussian measure
+(``eq-gaussian-reweighting``); the fields of one task have the covariance
+``eq-field-covariance``. I3 is not symmetric
 in its first two arguments; I4 is symmetric under 1↔2 and under 3↔4.
 
 Every function is elementwise in its entries and broadcasts them against each other (NumPy

@@ -1,4 +1,4 @@
-r"""The population meta-loss of online meta-learning as N → ∞ (SPEC §2).
+r"""The population meta-loss of online meta-learning as N → ∞.
 
 Everything here is a pure, jittable function of the order parameters
 
@@ -10,16 +10,19 @@ evolve; :mod:`metarep.ode` builds the dynamics on top.
 
 Equations (labels as in the book):
 
-* task overlaps (teacher spread σ_B): R^τ = √(1−σ_B²) R, T^τ = (1−σ_B²) T + σ_B² I;
+* task overlaps (teacher spread σ_B): R^τ = √(1−σ_B²) R, T^τ = (1−σ_B²) T + σ_B² I
+  (``eq-task-overlaps``);
 * second moments of the fields, C = I2(Q) (K×K), D = I2(Q, R^τ, T^τ) (K×M), E = I2(T^τ) (M×M),
   with I2 from :mod:`metarep.integrals`;
 * the population inner loop (S steps, rate η_in) is linear: a′ = P_S a + L_S v with
-  P_{s+1} = (I − η_in C) P_s, L_{s+1} = (I − η_in C) L_s + η_in D, P₀ = I, L₀ = 0;
-* the error of a task after adaptation, ε(a′, v) = ½[a′ᵀCa′ − 2a′ᵀDv + vᵀEv] + σ²/2;
+  P_{s+1} = (I − η_in C) P_s, L_{s+1} = (I − η_in C) L_s + η_in D, P₀ = I, L₀ = 0
+  (``eq-inner-loop``; stable iff η_in λ_max(C) < 2, ``eq-inner-stability``);
+* the error of a task after adaptation, ε(a′, v) = ½[a′ᵀCa′ − 2a′ᵀDv + vᵀEv] + σ²/2
+  (``eq-task-error``);
 * its average over v ~ N(v̄, σ_v² I) is exact because ε is quadratic in v:
-  F = ε(a′(v̄), v̄) + ½σ_v² tr(LᵀCL − 2LᵀD + E)                                    (meta-test error)
+  F = ε(a′(v̄), v̄) + ½σ_v² tr(LᵀCL − 2LᵀD + E)              (meta-test error, ``eq-metaloss``)
 * the oracle head per task: ½⟨vᵀ(E − DᵀC⁻¹D)v⟩ + σ²/2;
-* the noise term of the Q-equation, Φ_kl = ⟨δ² a′_k a′_l g'(λ_k)g'(λ_l)⟩ + σ²⟨a′_k a′_l⟩ J2_kl,
+* the noise term of the Q-equation (``eq-noise``), Φ_kl = ⟨δ² a′_k a′_l g'(λ_k)g'(λ_l)⟩ + σ²⟨a′_k a′_l⟩ J2_kl,
   δ = Σ_p c_p g(h_p), h = (λ, ν^τ), c = (a′, −v): a sum of I4 integrals weighted by fourth
   moments of the affine-in-v vector (a′, c), taken exactly with Isserlis' theorem.
 """
@@ -182,22 +185,10 @@ def zero_predictor_error(dist: TaskDist):
 
 
 def field_covariance(Q, R, dist: TaskDist):
-    """Covariance Ω of the fields h = (λ, ν^τ) of one task, shape (K+M, K+M)."""
+    """Covariance Ω of the fields h = (λ, ν^τ) of one task (``eq-field-covariance`` with the
+    task overlaps ``eq-task-overlaps``), shape (K+M, K+M)."""
     Rt, Tt = task_overlaps(R, dist.T, dist.spread)
     return jnp.block([[Q, Rt], [Rt.T, Tt]])
-
-
-def i4_tensor(Q, R, dist: TaskDist):
-    """I4[k, l, p, q] = E[g'(λ_k) g'(λ_l) g(h_p) g(h_q)], shape (K, K, K+M, K+M)."""
-    K = Q.shape[-1]
-    O = field_covariance(Q, R, dist)
-    d = jnp.diagonal(O)
-    dk = d[:K]
-    Ok = O[:K]                                        # covariances of λ_k with all fields
-    return integrals.i4(dk[:, None, None, None], Q[:, :, None, None], Ok[:, None, :, None],
-                        Ok[:, None, None, :], dk[None, :, None, None], Ok[None, :, :, None],
-                        Ok[None, :, None, :], d[None, None, :, None], O[None, None, :, :],
-                        d[None, None, None, :])
 
 
 @functools.lru_cache(maxsize=None)
@@ -224,7 +215,7 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
     Φ_kl = Σ_pq ⟨a′_k a′_l c_p c_q⟩_v I4[k,l,p,q] + σ² ⟨a′_k a′_l⟩_v J2(Q)_kl with
     c = (a′, −v), a′ = P a + L v. Since a′_k = c_k, all four factors are entries of c, which
     is affine in v: c = μ + U (v − v̄), U = (L; −I). Its fourth moments follow from Isserlis'
-    theorem with S = Cov(c) = σ_v² U Uᵀ:
+    theorem (``eq-isserlis``) with S = Cov(c) = σ_v² U Uᵀ:
     ⟨c_i c_j c_r c_s⟩ = μ_iμ_jμ_rμ_s + S_ij μ_rμ_s + S_ir μ_jμ_s + S_is μ_jμ_r + S_jr μ_iμ_s
     + S_js μ_iμ_r + S_rs μ_iμ_j + S_ijS_rs + S_irS_js + S_isS_jr.
     The adapted head's dependence on v (through L) and on the task's fields (through D^τ)
@@ -259,4 +250,5 @@ def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
 
 __all__ = ["TaskDist", "Blocks", "task_dist", "task_overlaps", "blocks", "inner_loop",
            "meta_test_error", "first_order_error", "mean_adapted_head_gradient",
-           "oracle_error", "no_adaptation_error", "zero_predictor_error", "field_covariance", "i4_tensor", "noise_term"]
+           "oracle_error", "no_adaptation_error", "zero_predictor_error", "field_covariance",
+           "noise_term"]

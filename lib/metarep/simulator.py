@@ -1,4 +1,4 @@
-r"""The microscopic process of SPEC §1 at finite N: online meta-training, one task per step.
+r"""The microscopic process at finite N: online meta-training, one task per step.
 
 One meta-training step (:func:`meta_step`) draws a fresh task τ,
 
@@ -51,6 +51,7 @@ seeds, and unchanged on a GPU.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from functools import partial
 from typing import NamedTuple, Sequence
 
@@ -62,7 +63,8 @@ from metarep import gaussian
 from metarep.activation import g
 from metarep.compile_cache import persistent_jit
 from metarep.config import Config
-from metarep.errors import ConfigError, DivergenceError
+from metarep.divergence import explain
+from metarep.errors import ConfigError, DivergenceError, Interrupted
 from metarep.initial import initial_weights, split_keys
 from metarep.integrals import i2_matrix
 from metarep.metaloss import TaskDist, meta_test_error
@@ -730,7 +732,9 @@ def _record(W, a, B, eval_keys, t, prm, spec, n_tasks, n_test, eg_method="mc"):
     return Q, R, a, eg, sem
 
 
-def _check_eg_method(cfg: Config, eg_method: str) -> None:
+def check_eg_method(cfg: Config, eg_method: str) -> None:
+    """Raise ValueError for an unknown ``eg_method`` (:data:`EG_METHODS`), ConfigError when
+    ``"closed_form"`` does not apply to ``cfg`` (a finite support or σ_B > 0)."""
     if eg_method not in EG_METHODS:
         raise ValueError(f"eg_method must be one of {EG_METHODS}, got {eg_method!r}")
     if eg_method == "closed_form" and (cfg.P is not None or cfg.teacher_spread > 0):
@@ -740,26 +744,14 @@ def _check_eg_method(cfg: Config, eg_method: str) -> None:
             "use the Monte-Carlo estimate (eg_method \"mc\")")
 
 
-def _divergence(cfg: Config, W, t: int) -> DivergenceError:
-    """The error for a run that became non-finite at step t, naming the likely cause.
-
-    W (K, N) is the last finite body before that step (start of the chunk).
-    """
-    Q = W @ W.T / cfg.N
-    C = np.asarray(i2_matrix(Q, np.diag(Q), np.diag(Q)))
-    lam = float(np.linalg.eigvalsh(C).max())
+def _divergence(cfg: Config, W, a, B, t: int) -> DivergenceError:
+    """The error for a run that became non-finite at step t, naming the likely cause
+    (:func:`metarep.divergence.explain`) measured at the last finite state (W (K, N), a (K,)),
+    the state just before step t (B (M, N): the run's teacher)."""
+    W, a, B = (np.asarray(x, dtype=float) for x in (W, a, B))
+    Q, R, T = W @ W.T / cfg.N, W @ B.T / cfg.N, B @ B.T / cfg.N
     where = f"the simulation diverged at α ≈ {t / cfg.N:.4g} (step {t}): W or a became non-finite"
-    if cfg.inner_steps > 0 and cfg.eta_in * lam > 2:
-        cause = (f"the inner loop is unstable: eta_in = {cfg.eta_in:g} exceeds "
-                 f"2/λ_max(C) = {2 / lam:.3g} (C = I2(Q) of the last finite state)")
-    else:
-        cause = (f"the outer learning rate is too large (eta = {cfg.eta:g}, "
-                 f"eta_head = {cfg.eta_head:g}); "
-                 f"eta_in·λ_max(C) = {cfg.eta_in * lam:.3g} at the last finite state")
-        if cfg.P is not None:
-            cause += (f"; with support P = {cfg.P} the empirical support Gram fluctuates "
-                      "around C, so eta_in close to 2/λ_max(C) can also diverge")
-    return DivergenceError(f"{where}. Likely cause: {cause}.")
+    return DivergenceError(f"{where}. Likely cause: {explain(cfg, (Q, R, a), T)}.")
 
 
 def run_keys(seed: int) -> tuple[jax.Array, jax.Array]:
@@ -786,12 +778,16 @@ def advance(cfg: Config, W, a, B, train_keys, t0: int, t1: int):
     """
     W, a, B = _cast(cfg, W, a, B)
     bad = np.full(W.shape[:1], -1, dtype=np.int64)
-    W1, a1, bad = _advance(W, a, bad, B, train_keys, int(t0), int(t1), params_of(cfg),
-                           spec=spec_of(cfg))
+    prm, spec = params_of(cfg), spec_of(cfg)
+    W1, a1, bad = _advance(W, a, bad, B, train_keys, int(t0), int(t1), prm, spec=spec)
     bad = np.asarray(bad)
     if bad.max() >= 0:
         s = int(np.argmax(bad >= 0))
-        raise _divergence(cfg, np.asarray(W[s], dtype=float), int(bad[s]))
+        t = int(bad[s])
+        # the last finite state: the steps of the seeds up to (not including) step t
+        Wl, al, _ = _advance(W, a, np.full(W.shape[:1], -1, dtype=np.int64), B, train_keys,
+                             int(t0), t, prm, spec=spec) if t > t0 else (W, a, None)
+        raise _divergence(cfg, Wl[s], al[s], B[s], t)
     return W1, a1
 
 
@@ -815,6 +811,23 @@ def record_steps(cfg: Config, alphas=None) -> np.ndarray:
     return np.unique(np.rint(alphas * cfg.N).astype(np.int64))
 
 
+@contextmanager
+def _partial_on_interrupt(records: list, recorded, planned: int):
+    """Keep the completed ``records`` when a run stops early: a KeyboardInterrupt becomes
+    :class:`~metarep.errors.Interrupted` carrying ``recorded()`` (re-raised as is if there is
+    no record yet); a :class:`~metarep.errors.DivergenceError` gets the attributes
+    ``partial`` (``recorded()``, or None) and ``planned``."""
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        if not records:
+            raise
+        raise Interrupted(recorded(), planned) from stop
+    except DivergenceError as err:
+        err.partial, err.planned = (recorded() if records else None), planned
+        raise
+
+
 def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress: bool = True,
              eg_tasks: int = EG_TASKS, eg_test: int = EG_TEST,
              eg_method: str = "mc", device=None) -> Trajectory:
@@ -834,32 +847,44 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     and σ_B = 0 only, else :class:`~metarep.errors.ConfigError`): the exact value for the
     recorded state, :func:`metarep.metaloss.meta_test_error` of its measured Q, R, T, a
     (``eg_sem`` = 0), much cheaper when records are many. ``eg_tasks = 0`` skips the meta-test
-    error (NaN). The Trajectory's T is the seed average of B Bᵀ/N (I for the orthogonal
-    teacher). ``device``: the JAX device to run on (default: JAX's default device); runs on
-    several devices at once give the same numbers as on one.
+    error (NaN). The Trajectory's T is each seed's B Bᵀ/N, shape (seeds, M, M) (I, (M, M),
+    for the orthogonal teacher). ``device``: the JAX device to run on (default: JAX's default
+    device); runs on several devices give the same numbers as on one.
 
-    Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite.
+    Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite (its
+    ``partial`` attribute holds the records completed before, or None). On
+    Ctrl-C (KeyboardInterrupt) after at least one record, raises
+    :class:`~metarep.errors.Interrupted` (a KeyboardInterrupt) carrying the records
+    completed so far.
     """
     from tqdm import tqdm  # plain text bar: tqdm.auto warns in kernels without ipywidgets
 
     if eg_tasks == 1 or eg_tasks < 0 or eg_test < 1:
         raise ValueError("eg_tasks must be 0 (no estimate) or >= 2, and eg_test >= 1")
-    _check_eg_method(cfg, eg_method)
+    check_eg_method(cfg, eg_method)
     seed_list = _seed_list(cfg, seeds)
     steps = record_steps(cfg, alphas)
     spec, prm = spec_of(cfg), params_of(cfg)
     init = [initial_weights(cfg.replace(seed=s)) for s in seed_list]
     B, W, a = (jnp.asarray(np.stack(x), dtype=jnp.dtype(cfg.dtype)) for x in zip(*init))
-    T = np.mean([b @ b.T / cfg.N for b, _, _ in init], axis=0)
-    if cfg.teacher == "orthogonal":
-        T = np.eye(cfg.M)
+    T = (np.eye(cfg.M) if cfg.teacher == "orthogonal"
+         else np.stack([b @ b.T / cfg.N for b, _, _ in init]))
     train_keys, eval_keys = (np.stack(k) for k in zip(*(run_keys(s) for s in seed_list)))
     if device is not None:
         B, W, a, train_keys, eval_keys = jax.device_put((B, W, a, train_keys, eval_keys),
                                                         device)
     records = []
     t = 0
-    with tqdm(total=int(steps[-1]), disable=not progress, desc="simulate", unit="step") as bar:
+
+    def recorded() -> Trajectory:
+        Q, R, A, eg, sem = (np.stack([np.asarray(r[i], dtype=float) for r in records], axis=1)
+                            for i in range(5))
+        return Trajectory(alpha=steps[:len(records)] / cfg.N, Q=Q, R=R, a=A, eg=eg,
+                          observables={"eg_sem": sem}, seeds=np.array(seed_list), config=cfg,
+                          T=T)
+
+    with tqdm(total=int(steps[-1]), disable=not progress, desc="simulate", unit="step") as bar, \
+            _partial_on_interrupt(records, recorded, len(steps)):
         for target in steps:
             while t < target:
                 t_next = int(min(target, t + cfg.N))
@@ -869,12 +894,18 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
             records.append(_record(W, a, B, eval_keys, int(target), prm, spec=spec,
                                    n_tasks=int(eg_tasks), n_test=int(eg_test),
                                    eg_method=eg_method))
-    Q, R, A, eg, sem = (np.stack([np.asarray(r[i], dtype=float) for r in records], axis=1)
-                        for i in range(5))
-    return Trajectory(alpha=steps / cfg.N, Q=Q, R=R, a=A, eg=eg, observables={"eg_sem": sem},
-                      seeds=np.array(seed_list), config=cfg, T=T)
+    return recorded()
 
 
-__all__ = ["simulate", "advance", "meta_step", "sample_task", "task_increment", "Task", "step_increments", "meta_test_error_mc", "xi_overlaps",
+def simulate_sizes(cfg: Config, sizes: Sequence[int], seeds, alphas=None,
+                   **kwargs) -> dict[int, Trajectory]:
+    """:func:`simulate` of ``cfg`` at each N in ``sizes`` (seeds vmapped; one compilation per
+    N): {N: Trajectory}. ``kwargs`` are passed on (e.g. ``progress``, ``eg_tasks``)."""
+    kwargs.setdefault("progress", False)
+    return {int(N): simulate(cfg.replace(N=int(N)), seeds=seeds, alphas=alphas, **kwargs)
+            for N in sizes}
+
+
+__all__ = ["simulate", "simulate_sizes", "advance", "meta_step", "sample_task", "task_increment", "Task", "step_increments", "meta_test_error_mc", "xi_overlaps",
            "record_steps", "run_keys", "step_key", "Spec", "Params", "spec_of", "params_of", "EG_TASKS", "EG_TEST",
-           "EG_METHODS"]
+           "EG_METHODS", "check_eg_method"]

@@ -1,1 +1,1 @@
-"""Studies of the book's results chapters: computations and figures, one module per chapter."""
+"""Studies of the book's chapters: computations and figures, one module per chapter."""

@@ -8,13 +8,11 @@ of hyper-parameters by :func:`metarep.sweep.sweep`, and checked against
 
 Derived quantities of a run (functions of the recorded order parameters):
 
-* the **time to specialize** t_spec: the first α at which the specialization index
-  (:func:`metarep.observables.specialization_index`) reaches 1/2, linearly interpolated
-  between records (∞ if it never does);
-* the **inner stiffness** η_in λ_max(C), C = I2(Q): the population inner loop
-  a ← a − η_in(C a − D v) is stable iff it is < 2 (book equation ``eq-inner-stability``);
-  the first-order head update, whose linear part is −η_a C (I − η_in C)^S, is stable for odd
-  S iff it is < 1;
+* the **time to specialize** t_spec (:func:`metarep.analysis.specialization_time`: the
+  specialization index reaches 1/2, interpolated; ∞ if it never does);
+* the **inner stiffness** η_in λ_max(C), C = I2(Q) (:func:`metarep.observables.inner_stiffness`:
+  the population inner loop is stable iff it is < 2, book equation ``eq-inner-stability``;
+  the first-order head update is stable for odd S iff it is < 1, ``eq-fo-head``);
 * the mean norm (1/K) Σ_k Q_kk.
 
 Figures: :func:`plot_inner_stability`, :func:`plot_inner_rate`, :func:`plot_outer_rate`,
@@ -33,62 +31,16 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from metarep import metaloss, observables
-from metarep.integrals import i2_matrix
-from metarep.plotting import ALPHA_LABEL, style
+from metarep.analysis import seed_stats, specialization_time
+from metarep.plotting import (ALPHA_LABEL, EG_FINAL_LABEL, ETA_IN_LABEL, ETA_LABEL, STIFF_LABEL,
+                              TSPEC_LABEL, style)
 from metarep.sweep import sweep
 from metarep.trajectory import Trajectory
 
-#: Specialization index at which a run counts as specialized (:func:`time_to_specialize`).
-SPEC_THRESHOLD = 0.5
 
-ETA_LABEL = r"outer rate $\eta$"
-ETA_IN_LABEL = r"inner rate $\eta_\mathrm{in}$"
-STIFF_LABEL = r"stiffness $\eta_\mathrm{in}\lambda_\mathrm{max}(C)$"
-TSPEC_LABEL = r"time to specialize $\alpha_\mathrm{spec}$"
-EG_FINAL_LABEL = r"final meta-test error $\epsilon_g(\alpha_\mathrm{max})$"
-
-
-# -- derived quantities ------------------------------------------------------------------------
-
-def time_to_specialize(alpha, index, threshold: float = SPEC_THRESHOLD) -> np.ndarray:
-    """First time at which ``index`` (..., n) reaches ``threshold``; shape (...).
-
-    Linear interpolation between the records ``alpha`` (n,); ∞ where the index never reaches
-    the threshold (NaN records, e.g. of a diverged run, never count); alpha[0] if it starts
-    above.
-    """
-    alpha = np.asarray(alpha, dtype=float)
-    x = np.nan_to_num(np.asarray(index, dtype=float), nan=-np.inf)
-    above = x >= threshold
-    first = np.argmax(above, axis=-1)
-    prev = np.maximum(first - 1, 0)
-    x1 = np.take_along_axis(x, first[..., None], -1)[..., 0]
-    x0 = np.take_along_axis(x, prev[..., None], -1)[..., 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where((first > 0) & np.isfinite(x0), (threshold - x0) / (x1 - x0), 1.0)
-    t = alpha[prev] + frac * (alpha[first] - alpha[prev])
-    return np.where(above.any(axis=-1), t, np.inf)
-
-
-def activation_gram(Q) -> np.ndarray:
-    """C = I2(Q) (..., K, K), the Gram matrix E[g(λ_k) g(λ_l)] of the hidden activations."""
-    Q = np.asarray(Q, dtype=float)
-    flat = Q.reshape(-1, *Q.shape[-2:])
-    dq = np.diagonal(flat, axis1=-2, axis2=-1)
-    C = jax.vmap(lambda q, d: i2_matrix(q, d, d))(jnp.asarray(flat), jnp.asarray(dq))
-    return np.asarray(C).reshape(Q.shape)
-
-
-def inner_stiffness(Q, eta_in) -> np.ndarray:
-    """η_in λ_max(C), C = I2(Q); Q (..., K, K), eta_in broadcastable to (...); returns (...).
-
-    NaN where Q is not finite. The population inner loop is stable iff it is < 2
-    (``eq-inner-stability``).
-    """
-    Q = np.asarray(Q, dtype=float)
-    ok = np.isfinite(Q).all(axis=(-1, -2))
-    C = activation_gram(np.where(ok[..., None, None], Q, np.eye(Q.shape[-1])))
-    return np.where(ok, np.asarray(eta_in, dtype=float) * np.linalg.eigvalsh(C)[..., -1], np.nan)
+def _stiffness(Q, eta_in) -> np.ndarray:
+    """:func:`metarep.observables.inner_stiffness` of recorded states, as a NumPy array."""
+    return np.asarray(observables.inner_stiffness(jnp.asarray(Q), jnp.asarray(eta_in)))
 
 
 # -- grids of ODE runs -------------------------------------------------------------------------
@@ -124,8 +76,9 @@ class RateGrid:
 
     @property
     def t_spec(self) -> np.ndarray:
-        """Time to specialize (:func:`time_to_specialize`; ∞ if not by α_max), shape (G,)."""
-        return time_to_specialize(self.alpha, self.specialization)
+        """Time to specialize (:func:`metarep.analysis.specialization_time`; ∞ if not by
+        α_max), shape (G,)."""
+        return specialization_time(self.alpha, self.specialization)
 
     def table(self) -> dict:
         """One row per grid point (C order): the swept keys, then ``final_error``,
@@ -172,7 +125,7 @@ def rate_grid(cfg, grid: dict, label: str = "", alphas=None) -> RateGrid:
         eta_in = mesh[..., None]
     else:
         eta_in = cfg.eta_in
-    stiff = inner_stiffness(res.Q, eta_in)
+    stiff = _stiffness(res.Q, eta_in)
     norm = np.mean(np.diagonal(res.Q, axis1=-2, axis2=-1), axis=-1)
     return RateGrid(names, tuple(np.asarray(v) for v in res.values), label,
                     np.asarray(res.alpha), res.eg, res.observables["specialization"], stiff,
@@ -204,7 +157,7 @@ def error_vs_inner_rate(Q, R, a, dist, eta_ins, steps) -> np.ndarray:
 
 def inner_rate_bound(Q) -> float:
     """2/λ_max(C) at Q (K, K): the largest stable inner rate (``eq-inner-stability``)."""
-    return float(2.0 / inner_stiffness(Q, 1.0))
+    return float(2.0 / _stiffness(Q, 1.0))
 
 
 # -- simulation checks -------------------------------------------------------------------------
@@ -218,21 +171,15 @@ class SimPoint:
     traj: Trajectory
 
     @property
-    def specialization(self) -> np.ndarray:
-        """Specialization index per seed and record, (seeds, n)."""
-        return np.asarray(observables.specialization_index(self.traj.Q, self.traj.R,
-                                                           self.traj.T))
-
-    @property
     def final_error(self) -> tuple[float, float]:
         """Seed mean and standard error of the meta-test error at α_max."""
-        eg = self.traj.eg[:, -1]
-        return float(eg.mean()), float(eg.std(ddof=1) / np.sqrt(len(eg)))
+        st = seed_stats(self.traj.eg[:, -1])
+        return float(st.mean), float(st.sem)
 
     @property
     def t_spec(self) -> np.ndarray:
         """Time to specialize per seed (∞ if not by α_max), (seeds,)."""
-        return time_to_specialize(self.traj.alpha, self.specialization)
+        return specialization_time(self.traj.alpha, self.traj.specialization())
 
 
 def simulate_points(cfg, points, seeds: int = 2, eg_tasks: int = 1000) -> list[SimPoint]:
@@ -439,7 +386,6 @@ def plot_phase_diagram(grid: RateGrid, sims: list[SimPoint] | None = None):
     return fig
 
 
-__all__ = ["SPEC_THRESHOLD", "time_to_specialize", "activation_gram", "inner_stiffness",
-           "RateGrid", "rate_grid", "outer_rate_max", "error_vs_inner_rate",
+__all__ = ["RateGrid", "rate_grid", "outer_rate_max", "error_vs_inner_rate",
            "inner_rate_bound", "SimPoint", "simulate_points", "plot_inner_stability",
            "plot_inner_rate", "plot_outer_rate", "plot_first_order", "plot_phase_diagram"]

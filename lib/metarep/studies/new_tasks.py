@@ -4,7 +4,7 @@ Computations and figures of the book chapter *Generalisation to new tasks*
 (``book/new_tasks.md``).
 
 * Theory: the error on a fresh task after s test-time steps of rate η_in is the meta-loss
-  with s in place of S (``eq-metaloss``; :func:`metarep.observables.error_after`), evaluated
+  with s in place of S (``eq-metaloss``; :func:`metarep.metaloss.meta_test_error`), evaluated
   at any state (Q, R, a) — the end of meta-training, of multi-task training (η_in = 0), or
   the initial random body. :func:`adaptation_curves` evaluates it for many s and states.
 * Simulation: :func:`train_microscopic` meta-trains the microscopic network with the
@@ -12,7 +12,8 @@ Computations and figures of the book chapter *Generalisation to new tasks*
   same seed, same steps) and returns the final weights (W, a, B) — ``simulate`` records only
   order parameters. :func:`few_shot` then measures the error after
   adaptation on P support samples by Monte Carlo
-  (:func:`metarep.simulator.meta_test_error_mc` with ``support = P``).
+  (:func:`metarep.simulator.meta_test_error_mc` with ``support = P``). Finite P is
+  simulated only here; a finite-P theory is the subject of a later chapter.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import observables
+from metarep import metaloss
+from metarep.analysis import seed_stats
 from metarep.initial import initial_weights, overlaps
 from metarep.plotting import style, unit_colors
 from metarep.simulator import advance, meta_test_error_mc, run_keys
@@ -39,7 +41,7 @@ def adaptation_curves(Q, R, a, dist, eta_in: float, steps: Sequence[int]) -> np.
 
     Q (n, K, K), R (n, K, M), a (n, K): n states; ``dist``: the task distribution
     (:func:`metarep.metaloss.task_dist`). Returns (n, len(steps)):
-    :func:`metarep.observables.error_after` of each state after s steps of rate ``eta_in``
+    :func:`metarep.metaloss.meta_test_error` of each state after s steps of rate ``eta_in``
     (one compiled program per tuple of steps).
     """
     Q, R, a = (jnp.asarray(x, dtype=jnp.float64) for x in (Q, R, a))
@@ -49,14 +51,14 @@ def adaptation_curves(Q, R, a, dist, eta_in: float, steps: Sequence[int]) -> np.
 @partial(jax.jit, static_argnames="steps")
 def _curves(Q, R, a, dist, eta_in, steps):
     def one(q, r, h):
-        return jnp.stack([observables.error_after(q, r, h, dist, eta_in, s) for s in steps])
+        return jnp.stack([metaloss.meta_test_error(q, r, h, dist, eta_in, s) for s in steps])
     return jax.vmap(one)(Q, R, a)
 
 
 def oracle_errors(Q, R, dist) -> np.ndarray:
     """Oracle error (best head per task) of each of n states, Q (n, K, K), R (n, K, M) → (n,)."""
     Q, R = (jnp.asarray(x, dtype=jnp.float64) for x in (Q, R))
-    return np.asarray(jax.vmap(lambda q, r: observables.oracle_error(q, r, dist))(Q, R))
+    return np.asarray(jax.vmap(lambda q, r: metaloss.oracle_error(q, r, dist))(Q, R))
 
 
 # -- simulation -----------------------------------------------------------------------------
@@ -82,7 +84,7 @@ class MicroState:
         return tuple(np.stack(x) for x in zip(*QRT))
 
 
-def initial_state(cfg, seeds: Sequence[int]) -> MicroState:
+def initial_networks(cfg, seeds: Sequence[int]) -> MicroState:
     """The initial networks of ``seeds`` (:func:`metarep.initial.initial_weights`), α = 0."""
     init = [initial_weights(cfg.replace(seed=int(s))) for s in seeds]
     B, W, a = (np.stack(x) for x in zip(*init))
@@ -92,12 +94,12 @@ def initial_state(cfg, seeds: Sequence[int]) -> MicroState:
 def train_microscopic(cfg, seeds: Sequence[int]) -> MicroState:
     """Meta-train the microscopic network of each seed for ``cfg.n_steps`` tasks (α_max).
 
-    Starts from :func:`initial_state` and runs the training loop of
+    Starts from :func:`initial_networks` and runs the training loop of
     :func:`metarep.simulator.simulate` (:func:`metarep.simulator.advance`: same task stream,
     same steps, vmapped over seeds). Returns the final :class:`MicroState`; raises
     :class:`~metarep.errors.DivergenceError` if the run diverges.
     """
-    start = initial_state(cfg, seeds)
+    start = initial_networks(cfg, seeds)
     keys = jnp.stack([run_keys(int(s))[0] for s in seeds])
     W, a = advance(cfg, start.W, start.a, start.B, keys, 0, cfg.n_steps)
     return MicroState(np.asarray(W, dtype=float), np.asarray(a, dtype=float), start.B,
@@ -109,10 +111,11 @@ class FewShot:
     """Monte-Carlo errors after adaptation on P support samples, per support size.
 
     supports: the sizes (ints, or "inf" for the population loss); mean (n,): mean over seeds
-    of each seed's estimate; sem (n,): Monte-Carlo standard error of that mean,
-    √(Σ_seeds sem²)/n_seeds (the spread between seeds is not included); per_seed (s, n) and
-    per_seed_sem (s, n): each seed's estimate and its standard error; steps, eta_in: the
-    adaptation.
+    of each seed's estimate; sem (n,): its standard error over the seeds
+    (:func:`metarep.analysis.seed_stats`: the spread of the networks and of the Monte Carlo
+    together), or for a single seed the Monte-Carlo standard error; per_seed (s, n) and
+    per_seed_sem (s, n): each seed's estimate and its Monte-Carlo standard error; steps,
+    eta_in: the adaptation.
     """
 
     supports: tuple
@@ -152,20 +155,20 @@ def few_shot(cfg, state: MicroState, supports: Sequence, key, *, steps: int | No
         for i in range(len(state.seeds)):
             est[i, j] = meta_test_error_mc(c, state.W[i], state.B[i], state.a[i],
                                            jax.random.fold_in(key, i), n_tasks=n_tasks)
-    n = len(state.seeds)
-    return FewShot(tuple(supports), est[..., 0].mean(axis=0),
-                   np.sqrt((est[..., 1] ** 2).sum(axis=0)) / n, est[..., 0], est[..., 1], steps, eta_in)
+    sem = seed_stats(est[..., 0]).sem if len(state.seeds) > 1 else est[0, :, 1]
+    return FewShot(tuple(supports), est[..., 0].mean(axis=0), sem, est[..., 0], est[..., 1],
+                   steps, eta_in)
 
 
 # -- figures --------------------------------------------------------------------------------
 
 def plot_adaptation(steps, curves: dict[str, np.ndarray], oracles: dict[str, float],
-                    sim: dict[str, tuple[int, float, float]] | None = None):
+                    sim: dict[str, tuple] | None = None):
     """Error on fresh tasks against the number of test-time adaptation steps s.
 
     ``curves``: name → errors (len(steps),) of one representation (theory, lines);
-    ``oracles``: name → its oracle error (dotted); ``sim``: name → (s, mean, sem) of a
-    simulation estimate (markers ± 1 s.e.).
+    ``oracles``: name → its oracle error (dotted); ``sim``: name → (s, mean, sem) of
+    simulation estimates (markers ± 1 s.e.), each a number or an array (several s).
     """
     colors = dict(zip(curves, unit_colors(len(curves))))
     with style():
@@ -174,8 +177,9 @@ def plot_adaptation(steps, curves: dict[str, np.ndarray], oracles: dict[str, flo
             ax.plot(steps, err, color=colors[name], label=name)
             ax.axhline(oracles[name], color=colors[name], ls=":", lw=1.0)
         for name, (s, mean, sem) in (sim or {}).items():
-            ax.errorbar([s], [mean], yerr=[sem], fmt="o", color=colors[name], mfc="white",
-                        mew=1.0, elinewidth=0.8, zorder=3)
+            ax.errorbar(np.atleast_1d(s), np.atleast_1d(mean), yerr=np.atleast_1d(sem),
+                        fmt="o", color=colors[name], mfc="white", mew=1.0, elinewidth=0.8,
+                        zorder=3)
         ax.plot([], [], color="0.4", ls=":", lw=1.0, label="oracle head")
         if sim:
             ax.errorbar([], [], yerr=[], fmt="o", color="0.4", mfc="white",
@@ -222,5 +226,5 @@ def plot_few_shot(results: dict[str, FewShot], theory: dict[str, float] | None =
     return fig
 
 
-__all__ = ["adaptation_curves", "oracle_errors", "MicroState", "initial_state",
+__all__ = ["adaptation_curves", "oracle_errors", "MicroState", "initial_networks",
            "train_microscopic", "FewShot", "few_shot", "plot_adaptation", "plot_few_shot"]

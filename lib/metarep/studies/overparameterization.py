@@ -1,9 +1,9 @@
 r"""Over-parameterized meta-learners, K > M (book chapter "Over-parameterization").
 
-The ODE of :mod:`metarep.ode` is integrated for several widths K of the meta-learner, each
-from the random initial states of a few seeds (the same microscopic initial states as the
-simulator's, :func:`metarep.ode.initial_state`), vmapped over the seeds: one compilation per
-K. At the end of meta-training every hidden unit is classified by :func:`unit_roles`:
+The ODE is integrated for several widths K of the meta-learner, each from the random initial
+states of a few seeds (:func:`metarep.ode.integrate_seeds`: the simulator's initial states,
+vmapped over the seeds, one compilation per K). At the end of meta-training every hidden unit
+is classified by :func:`unit_roles`:
 
 * its teacher m_k = argmax_m abs(cos_km) and sign s_k = sign(cos_{k m_k}) — g is odd, so a unit
   aligned with −B_m and a head of opposite sign computes the same function;
@@ -13,116 +13,79 @@ K. At the end of meta-training every hidden unit is classified by :func:`unit_ro
 * its role: ``inactive`` (share < ``inactive``), ``copy`` (abs(cos) ≥ ``align``) of teacher
   m_k, or ``mixed``.
 
-Figures: :func:`plot_width_dynamics`, :func:`plot_unit_roles`, :func:`plot_width_dependence`.
+Per seed: the phases of each run (:func:`seed_phases`, :func:`metarep.analysis.phases` with
+the specialization level α_s uses), the time in the middle of its plateau
+(:func:`plateau_times`), how many teacher units it covers (:func:`final_coverage`), and the
+continuation of every run beyond α_max (:func:`continue_runs`).
+
+Figures: :func:`plot_width_dynamics`, :func:`plot_unit_roles`, :func:`plot_width_dependence`,
+:func:`plot_long_run`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import metaloss, ode, observables
-from metarep.plotting import ALPHA_LABEL, draw_sim, style, unit_colors
-from metarep.studies.hyperparameters import TSPEC_LABEL, time_to_specialize
+from metarep import drift, metaloss, observables, ode
+from metarep.analysis import SPEC_LEVEL, Phases, phases, seed_stats, specialization_time
+from metarep.observables import ALIGN
+from metarep.plotting import (ALPHA_LABEL, TSPEC_LABEL, draw_sim,
+                              label_error_and_specialization, style, unit_colors)
 from metarep.trajectory import Trajectory
 
-#: Absolute cosine from which a unit counts as a copy of its teacher (:func:`unit_roles`).
-ALIGN = 0.9
 #: Output share below which a unit counts as inactive (:func:`unit_roles`).
 INACTIVE = 0.01
 
 
-@dataclass(frozen=True)
-class Ensemble:
-    """ODE runs of one configuration from the initial states of several seeds.
-
-    K, M; seeds (s,); alpha (n,); eg, specialization, oracle (s, n) — meta-test error,
-    specialization index, oracle-head error; Q (s, n, K, K), R (s, n, K, M), a (s, n, K);
-    config: the configuration (its ``seed`` is ignored); T (M, M).
-    """
-
-    seeds: np.ndarray
-    alpha: np.ndarray
-    eg: np.ndarray
-    specialization: np.ndarray
-    oracle: np.ndarray
-    Q: np.ndarray
-    R: np.ndarray
-    a: np.ndarray
-    config: object
-    T: np.ndarray
-
-    @property
-    def K(self) -> int:
-        return self.Q.shape[-1]
-
-    @property
-    def M(self) -> int:
-        return self.R.shape[-1]
-
-    @property
-    def t_spec(self) -> np.ndarray:
-        """Time to specialize of each seed's run (∞ if not by α_max), (s,)."""
-        return time_to_specialize(self.alpha, self.specialization)
-
-    @property
-    def final_error(self) -> np.ndarray:
-        """Meta-test error at α_max of each seed's run, (s,)."""
-        return self.eg[:, -1]
-
-    def table(self) -> dict:
-        """One row per seed and record: ``K``, ``seed``, ``alpha``, ``eg``,
-        ``specialization``, ``oracle``; columns for :func:`metarep.downloads.write_csv`."""
-        seed, alpha = np.meshgrid(self.seeds, self.alpha, indexing="ij")
-        return {"K": self.K, "seed": seed.ravel(), "alpha": alpha.ravel(),
-                "eg": self.eg.ravel(), "specialization": self.specialization.ravel(),
-                "oracle": self.oracle.ravel()}
-
-    def select(self, seeds) -> "Ensemble":
-        """The runs of some of the seeds (in the given order)."""
-        idx = [int(np.flatnonzero(self.seeds == s)[0]) for s in seeds]
-        return Ensemble(self.seeds[idx], self.alpha, self.eg[idx], self.specialization[idx],
-                        self.oracle[idx], self.Q[idx], self.R[idx], self.a[idx], self.config,
-                        self.T)
-
-    def trajectory(self, i: int) -> Trajectory:
-        """The run of the i-th seed as a :class:`~metarep.trajectory.Trajectory`."""
-        return Trajectory(self.alpha, self.Q[i], self.R[i], self.a[i], self.eg[i],
-                          observables={"specialization": self.specialization[i],
-                                       "eg_oracle": self.oracle[i]},
-                          config=self.config.replace(seed=int(self.seeds[i])), T=self.T)
+def t_spec(runs: Trajectory) -> np.ndarray:
+    """Time to specialize of each seed's run (∞ if not by α_max), (seeds,)."""
+    return specialization_time(runs.alpha, runs.observables["specialization"])
 
 
-def ode_ensemble(cfg, seeds, alphas=None) -> Ensemble:
-    """Integrate the ODE of ``cfg`` from the random initial state of every seed in ``seeds``
-    (vmapped: one compilation per (K, M, S, first_order)); records at ``alphas`` (default
-    cfg.record_alphas, must start at 0). Raises :class:`~metarep.errors.DivergenceError` via
-    :func:`metarep.ode.integrate`'s criterion if a run diverges."""
-    from metarep.errors import DivergenceError
+def seed_phases(runs: Trajectory, onset: float = 0.1) -> list[Phases]:
+    """:func:`metarep.analysis.phases` of every seed's ODE run, with the onset of
+    specialization at index ``onset`` and the end at the level of α_s
+    (:data:`metarep.analysis.SPEC_LEVEL`): over-parameterized networks keep mixed or inactive
+    units, so their index need not approach 1."""
+    return [phases(runs.run(s), (onset, SPEC_LEVEL)) for s in runs.seeds]
 
-    seeds = np.asarray(list(seeds), dtype=int)
-    grid = np.asarray(cfg.record_alphas if alphas is None else alphas, dtype=float)
-    if grid[0] != 0.0:
-        raise ValueError("ode_ensemble records must start at alpha = 0")
-    starts = [ode.initial_state(cfg.replace(seed=int(s))) for s in seeds]
-    s0 = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *[st for st, _ in starts])
-    T = starts[0][1]
-    hp = ode.hyper(cfg, T)
-    run = jax.vmap(lambda s: ode.solve_and_observe(s, hp, jnp.asarray(grid), cfg.dt,
-                                                   cfg.inner_steps, cfg.first_order))
-    states, eg, extra = run(s0)
-    bad = np.asarray(jax.vmap(lambda st, e: ode.diverged(st, e, hp.dist))(states, eg))
-    if bad.any():
-        i = int(np.argmax(bad.any(axis=1)))
-        raise DivergenceError(f"ODE run of seed {seeds[i]} (K = {cfg.K}) diverged at "
-                              f"α = {grid[int(np.argmax(bad[i]))]:.4g}")
-    Q, R, a = (np.asarray(x) for x in states)
-    return Ensemble(seeds, grid, np.asarray(eg), np.asarray(extra["specialization"]),
-                    np.asarray(extra["eg_oracle"]), Q, R, a, cfg, np.asarray(T))
+
+def plateau_times(runs: Trajectory, onset: float = 0.1) -> np.ndarray:
+    """The middle of each seed's plateau, (escape + onset)/2 of :func:`seed_phases`, (seeds,)."""
+    return np.array([(p.escape + p.onset) / 2 for p in seed_phases(runs, onset)])
+
+
+def final_coverage(runs: Trajectory, align: float = ALIGN) -> np.ndarray:
+    """Distinct teacher units with an aligned student unit at the last record, per seed
+    (:func:`metarep.observables.coverage`), (seeds,)."""
+    T = runs.T_records[:, -1]
+    return np.asarray(observables.coverage(runs.Q[:, -1], runs.R[:, -1], T, align))
+
+
+def continue_runs(runs: Trajectory, alphas, dt: float | None = None) -> Trajectory:
+    """Continue every seed's ODE run from its last record (α_max) and record it at the
+    absolute times ``alphas`` (> α_max), with the step ``dt`` (default the configuration's;
+    the accuracy check of :func:`metarep.ode.integrate_batch` applies). One vmapped
+    integration; returns a Trajectory with the seed axis of ``runs``."""
+    cfg = runs.config if dt is None else runs.config.replace(dt=float(dt))
+    alphas = np.asarray(alphas, dtype=float)
+    start = float(runs.alpha[-1])
+    if alphas.ndim != 1 or np.any(alphas <= start):
+        raise ValueError(f"continue_runs records after the last record α = {start:g}")
+    n = len(runs.seeds)
+    T = runs.T if runs.T.ndim == 3 else np.broadcast_to(runs.T, (n, runs.M, runs.M))
+    run = ode.integrate_batch(cfg, alphas - start,
+                              states=ode.stack_states([(runs.Q[i, -1], runs.R[i, -1],
+                                                        runs.a[i, -1]) for i in range(n)]),
+                              hypers=ode.stack_hypers([drift.hyper(cfg, T[i])
+                                                       for i in range(n)]),
+                              labels=[f"seed {s}" for s in runs.seeds])
+    return Trajectory(alphas, run.Q, run.R, run.a, run.eg, run.observables, runs.seeds,
+                      runs.config, run.T)
 
 
 @dataclass(frozen=True)
@@ -177,12 +140,14 @@ def unit_roles(Q, R, a, cfg, T=None, align: float = ALIGN,
     return UnitRoles(cos, np.diag(Q).copy(), teacher, sign, head, share, role)
 
 
-def role_counts(ens: Ensemble, align: float = ALIGN, inactive: float = INACTIVE) -> dict:
-    """Roles of the units at α_max over the seeds of an ensemble: ``copy``, ``mixed``,
-    ``inactive`` → number of such units per seed (s,), and ``min_copies`` → the smallest
-    number of copies of any teacher unit per seed (s,); 0 means a teacher unit is missed."""
-    roles = [unit_roles(ens.Q[i, -1], ens.R[i, -1], ens.a[i, -1], ens.config, ens.T, align,
-                        inactive) for i in range(len(ens.seeds))]
+def role_counts(runs: Trajectory, align: float = ALIGN, inactive: float = INACTIVE) -> dict:
+    """Roles of the units at α_max over the seeds of ODE runs with a seed axis: ``copy``,
+    ``mixed``, ``inactive`` → number of such units per seed (s,), and ``min_copies`` → the
+    smallest number of copies of any teacher unit per seed (s,); 0 means a teacher unit is
+    missed."""
+    T = runs.T if runs.T.ndim == 3 else np.broadcast_to(runs.T, (len(runs.seeds), *runs.T.shape))
+    roles = [unit_roles(runs.Q[i, -1], runs.R[i, -1], runs.a[i, -1], runs.config, T[i], align,
+                        inactive) for i in range(len(runs.seeds))]
     out = {name: np.array([np.sum(r.role == name) for r in roles])
            for name in ("copy", "mixed", "inactive")}
     out["min_copies"] = np.array([r.copies.min() for r in roles])
@@ -195,23 +160,22 @@ def _width_colors(n: int):
     return plt.get_cmap("viridis")(np.linspace(0.0, 0.85, n))
 
 
-def plot_width_dynamics(ensembles: list[Ensemble], sim: Trajectory | None = None,
-                        sim_theory: Ensemble | None = None, seed_index: int = 0):
+def plot_width_dynamics(ensembles: list[Trajectory], sim: Trajectory | None = None,
+                        sim_theory: Trajectory | None = None, seed_index: int = 0):
     """Meta-test error and specialization index against α for several widths K (theory:
-    the run of ``ensembles[j]``'s ``seed_index``-th seed). ``sim``: a simulation (seed mean
-    ± s.e. markers) with ``sim_theory``, the ODE from the same seeds' initial states (dashed:
-    mean over those seeds)."""
+    ODE runs with a seed axis, one Trajectory per K, drawn for their ``seed_index``-th
+    seed). ``sim``: a simulation (seed mean ± s.e. markers) with ``sim_theory``, the ODE from
+    the same seeds' initial states (dashed: mean over those seeds)."""
     with style():
         fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.0))
         for ens, c in zip(ensembles, _width_colors(len(ensembles))):
             lab = f"$K = {ens.K}$"
             axes[0].plot(ens.alpha, ens.eg[seed_index], color=c, label=lab)
-            axes[1].plot(ens.alpha, ens.specialization[seed_index], color=c, label=lab)
+            axes[1].plot(ens.alpha, ens.observables["specialization"][seed_index], color=c,
+                         label=lab)
         if sim is not None:
             mean, sem = sim.seed_mean(), sim.seed_sem()
-            spec = np.asarray(observables.specialization_index(sim.Q, sim.R, sim.T))
-            sm = spec.mean(0)
-            ss = spec.std(0, ddof=1) / np.sqrt(spec.shape[0])
+            sm, ss, _ = seed_stats(sim.specialization())
             lab = (f"simulation $K = {sim.K}$, $N = {sim.config.N}$, "
                    f"{len(sim.seeds)} seeds")
             draw_sim(axes[0], mean.alpha, mean.eg, sem.eg, "C3", lab)
@@ -220,14 +184,10 @@ def plot_width_dynamics(ensembles: list[Ensemble], sim: Trajectory | None = None
                 th = "theory, same initial states"
                 axes[0].plot(sim_theory.alpha, sim_theory.eg.mean(0), "C3--", lw=1.0,
                              label=th)
-                axes[1].plot(sim_theory.alpha, sim_theory.specialization.mean(0), "C3--",
-                             lw=1.0, label=th)
-        axes[0].set_yscale("log")
-        axes[0].set_ylabel(r"meta-test error $\epsilon_g$")
-        axes[1].set_ylabel("specialization index")
-        axes[1].set_ylim(-0.02, 1.02)
-        for ax in axes:
-            ax.set_xlabel(ALPHA_LABEL)
+                axes[1].plot(sim_theory.alpha,
+                             sim_theory.observables["specialization"].mean(0), "C3--", lw=1.0,
+                             label=th)
+        label_error_and_specialization(*axes, ylim=(-0.02, 1.02))
         axes[0].legend(fontsize=6.5)
     return fig
 
@@ -267,13 +227,14 @@ def plot_unit_roles(roles: list[UnitRoles]):
     return fig
 
 
-def plot_width_dependence(ensembles: list[Ensemble]):
+def plot_width_dependence(ensembles: list[Trajectory]):
     """Time to specialize and final errors (meta-test and oracle) against K/M: one point per
-    seed's initial state (dots), and their mean (line)."""
+    seed's initial state (dots), and their mean (line); ``ensembles``: ODE runs with a seed
+    axis, one Trajectory per K."""
     r = np.array([e.K / e.M for e in ensembles])
     with style():
         fig, axes = plt.subplots(1, 2, figsize=(7.4, 2.8))
-        ts = [e.t_spec for e in ensembles]
+        ts = [t_spec(e) for e in ensembles]
         for x, t in zip(r, ts):
             axes[0].plot(np.full(len(t), x), t, ".", color="0.5", ms=4)
         axes[0].plot(r, [np.mean(t) for t in ts], "k-o", mfc="white", ms=4,
@@ -282,8 +243,8 @@ def plot_width_dependence(ensembles: list[Ensemble]):
         axes[0].set_ylabel(TSPEC_LABEL)
         axes[0].set_ylim(bottom=0)
         axes[0].legend()
-        for name, get, c in (("meta-test error", lambda e: e.final_error, "k"),
-                             ("oracle head", lambda e: e.oracle[:, -1], "C0")):
+        for name, get, c in (("meta-test error", lambda e: e.eg[:, -1], "k"),
+                             ("oracle head", lambda e: e.observables["eg_oracle"][:, -1], "C0")):
             vals = [get(e) for e in ensembles]
             for x, v in zip(r, vals):
                 axes[1].plot(np.full(len(v), x), v, ".", color=c, alpha=0.5, ms=4)
@@ -296,5 +257,30 @@ def plot_width_dependence(ensembles: list[Ensemble]):
     return fig
 
 
-__all__ = ["ALIGN", "INACTIVE", "Ensemble", "ode_ensemble", "UnitRoles", "unit_roles",
-           "role_counts", "plot_width_dynamics", "plot_unit_roles", "plot_width_dependence"]
+def plot_long_run(ensembles: list[Trajectory], continued: list[Trajectory] | None = None):
+    """Meta-test error against α on logarithmic axes, one colour per width K: ODE runs with a
+    seed axis (``ensembles``), each followed by its continuation (``continued``, e.g. from
+    :func:`continue_runs`, same order); thin lines, every seed; thick line, the geometric
+    mean over the seeds."""
+    continued = [None] * len(ensembles) if continued is None else continued
+    with style():
+        fig, ax = plt.subplots(figsize=(5.2, 3.2))
+        for ens, more, c in zip(ensembles, continued, _width_colors(len(ensembles))):
+            alpha, eg = ens.alpha, ens.eg
+            if more is not None:
+                alpha, eg = np.concatenate([alpha, more.alpha]), np.concatenate([eg, more.eg], 1)
+            keep = alpha > 0
+            ax.plot(alpha[keep], eg[:, keep].T, color=c, lw=0.4, alpha=0.5)
+            ax.plot(alpha[keep], np.exp(np.log(eg[:, keep]).mean(axis=0)), color=c, lw=1.8,
+                    label=f"$K = {ens.K}$ (geometric mean)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"meta-test error $\epsilon_g$")
+        ax.legend()
+    return fig
+
+
+__all__ = ["INACTIVE", "t_spec", "seed_phases", "plateau_times", "final_coverage",
+           "continue_runs", "UnitRoles", "unit_roles", "role_counts", "plot_width_dynamics",
+           "plot_unit_roles", "plot_width_dependence", "plot_long_run"]

@@ -1,13 +1,16 @@
-"""metarep.studies.variability: the teacher-spread error floor, scans and helpers."""
+"""metarep.studies.task_variability: the teacher-spread error floor and the scans of one
+configuration key."""
 
 import numpy as np
 import pytest
 
 from metarep import metaloss, ode
 from metarep.activation import g
+from metarep.analysis import seed_stats, specialization_time
 from metarep.config import Config
-from metarep.studies import variability as var
-from metarep.trajectory import Trajectory
+from metarep.studies import task_variability as var
+
+from helpers import random_state, switching_run
 
 
 @pytest.mark.parametrize("spread", [0.0, 0.2, 0.5, 0.9])
@@ -44,8 +47,7 @@ def test_floor_bounds_every_state():
     dist = metaloss.task_dist(cfg)
     floor = var.error_floor(0.4, cfg.v_bar, 0.5, 0.1)
     for _ in range(20):
-        X = rng.standard_normal((2, 4))            # W = X [B; Z] with orthonormal directions
-        Q, R, a = X @ X.T, X[:, :2], rng.standard_normal(2)
+        Q, R, a = random_state(rng)                # W = X [B; Z] with orthonormal directions
         F = float(metaloss.meta_test_error(Q, R, a, dist, 0.7, 2))
         oracle = float(metaloss.oracle_error(Q, R, dist))
         assert F >= oracle - 1e-12 and oracle >= floor - 1e-12
@@ -60,26 +62,19 @@ def test_optimal_scale_and_floor_limits():
         var.floor_state(Config(K=3, M=2))
 
 
-def _switching(n_seeds=None):
-    """Trajectory whose unit k turns from the mixed state to teacher unit k at α = 5."""
-    alpha = np.arange(11.0)
-    s = (alpha >= 5).astype(float)
-    R = np.einsum("n,km->nkm", 1 - s, 0.5 * np.ones((2, 2))) + np.einsum("n,km->nkm", s, np.eye(2))
-    Q = np.broadcast_to(np.eye(2), (11, 2, 2)).copy()
-    a, eg = np.zeros((11, 2)), np.ones(11)
-    if n_seeds is None:
-        return Trajectory(alpha, Q, R, a, eg)
-    rep = lambda x: np.stack([x] * n_seeds)  # noqa: E731
-    return Trajectory(alpha, rep(Q), rep(R), rep(a), rep(eg), seeds=np.arange(n_seeds))
-
-
-def test_time_to_specialize_and_simulation_index():
-    assert var.time_to_specialize(_switching()) == 5.0
-    assert var.time_to_specialize(_switching(3)) == 5.0
-    assert np.isnan(var.time_to_specialize(_switching(), threshold=1.1))
-    mean, sem = var.simulation_specialization(_switching(3))
+def test_specialization_of_runs_and_seeds():
+    """The chapter reads the specialization of a run with analysis.specialization_time
+    (interpolated: 4.5 for the run switching between the records α = 4 and 5, formerly the
+    first record with s ≥ ½, 5.0; ∞ when never, formerly NaN) and the seed mean ± s.e. of
+    Trajectory.specialization() (formerly simulation_specialization)."""
+    one, three = switching_run(), switching_run(3)
+    assert specialization_time(one.alpha, one.specialization()) == pytest.approx(4.5)
+    np.testing.assert_allclose(specialization_time(three.alpha, three.specialization()), 4.5)
+    assert np.isposinf(specialization_time(one.alpha, one.specialization(), level=1.1))
+    mean, sem, n = seed_stats(three.specialization())
     np.testing.assert_allclose(mean, (np.arange(11) >= 5).astype(float), atol=1e-12)
     np.testing.assert_allclose(sem, 0.0, atol=1e-12)
+    assert np.all(n == 3)
 
 
 def test_scan_final_records_the_end_of_each_run():
@@ -93,3 +88,7 @@ def test_scan_final_records_the_end_of_each_run():
     # the default test-time adaptation is the training one, so eg_test = eg
     np.testing.assert_allclose(scan.eg_test, scan.eg, rtol=1e-10)
     assert len(trajs) == 2 and scan.alpha_spec.shape == (2,)
+    np.testing.assert_array_equal(scan.alpha_spec, [specialization_time(
+        tr.alpha, tr.observables["specialization"]) for tr in trajs])
+    assert np.isposinf(scan.alpha_spec).all()          # α_max = 2: nobody specializes yet
+    assert np.isposinf(scan.table()["alpha_spec"]).all()

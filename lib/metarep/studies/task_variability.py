@@ -19,6 +19,12 @@ W = κ B and head v — and no predictor can beat the conditional variance of th
 
 In the theory's terms this is the oracle error ½⟨vᵀ(E − DᵀC⁻¹D)v⟩ + σ²/2 at Q = κ² I,
 R = κ I (K = M): there C = D = (2/π) arcsin((1−σ_B²)/2) I and E = I/3.
+
+**Label noise.** :func:`noise_excess` is the error above the noise-free run and the noise
+floor σ²/2; :func:`noise_slope` its slope in σ² at σ → 0, which the chapter's boundary
+argument predicts to be of order η (non-zero): the best bodies have no component orthogonal
+to the teacher, Q_⊥ = Q − R T⁻¹ Rᵀ = 0 (:func:`orthogonal_gram`), where F has a non-zero
+slope.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import metaloss, observables, ode
-from metarep.plotting import ALPHA_LABEL, draw_sim, style, unit_colors
+from metarep import metaloss, ode
+from metarep.analysis import seed_stats, specialization_time
+from metarep.plotting import (ALPHA_LABEL, draw_sim, label_error_and_specialization, style,
+                              unit_colors)
 from metarep.trajectory import Trajectory
 
 
@@ -64,21 +72,8 @@ def floor_state(cfg) -> tuple[np.ndarray, np.ndarray]:
 
 # -- scans of one configuration key ---------------------------------------------------------
 
-#: :func:`metarep.observables.error_after`, compiled once per number of steps s.
-_error_after = jax.jit(observables.error_after, static_argnames="s")
-
-
-def time_to_specialize(traj: Trajectory, threshold: float = 0.5) -> float:
-    """First recorded α at which the specialization index reaches ``threshold`` (NaN if never).
-
-    The index is :func:`metarep.observables.specialization_index` of the recorded (Q, R, T)
-    (an ODE trajectory, or the seed mean of a simulation's index if it has seeds).
-    """
-    spec = np.asarray(observables.specialization_index(traj.Q, traj.R, traj.T))
-    if traj.has_seeds:
-        spec = spec.mean(axis=0)
-    hit = np.nonzero(spec >= threshold)[0]
-    return float(traj.alpha[hit[0]]) if hit.size else float("nan")
+#: The error after s adaptation steps (``eq-metaloss`` with s for S), compiled once per s.
+_error_after = jax.jit(metaloss.meta_test_error, static_argnames="steps")
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ class FinalScan:
 
     key/values: the key scanned and its values; eta: the outer rate of the runs;
     eg: meta-test error F at α_max; oracle: oracle error; specialization: specialization index;
-    alpha_spec: :func:`time_to_specialize`; eg_test: error after ``test_steps`` adaptation
+    alpha_spec: :func:`metarep.analysis.specialization_time` (∞: not specialized); eg_test: error after ``test_steps`` adaptation
     steps of rate ``test_eta_in`` at α_max (the same head initialisation and body).
     """
 
@@ -127,22 +122,50 @@ def scan_final(cfg, key: str, values, *, test_eta_in: float | None = None,
     for v, tr in zip(values, trajs):
         dist = metaloss.task_dist(cfg.replace(**{key: float(v)}), tr.T)
         eg_test.append(float(_error_after(tr.Q[-1], tr.R[-1], tr.a[-1], dist, test_eta_in,
-                                          s=test_steps)))
+                                          steps=test_steps)))
     last = lambda name: np.array([tr.observables[name][-1] for tr in trajs])  # noqa: E731
     scan = FinalScan(key=key, values=values, eta=cfg.eta,
                      eg=np.array([tr.eg[-1] for tr in trajs]), oracle=last("eg_oracle"),
                      specialization=last("specialization"),
-                     alpha_spec=np.array([time_to_specialize(tr) for tr in trajs]),
+                     alpha_spec=np.array([float(specialization_time(
+                         tr.alpha, tr.observables["specialization"])) for tr in trajs]),
                      eg_test=np.array(eg_test), test_eta_in=test_eta_in, test_steps=test_steps)
     return scan, trajs
 
 
-def simulation_specialization(sim: Trajectory) -> tuple[np.ndarray, np.ndarray]:
-    """Seed mean and standard error (n,) of the specialization index of a simulation."""
-    spec = np.asarray(observables.specialization_index(sim.Q, sim.R, sim.T))
-    n = spec.shape[0]
-    sem = spec.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(spec.shape[1:])
-    return spec.mean(axis=0), sem
+# -- label noise ----------------------------------------------------------------------------
+
+def noise_excess(scan: FinalScan) -> np.ndarray:
+    """The noise-driven excess ε_g(σ) − ε_g(0) − σ²/2 of a :class:`FinalScan` over
+    ``label_noise`` that starts at σ = 0, (n,)."""
+    if scan.key != "label_noise" or scan.values[0] != 0:
+        raise ValueError("noise_excess needs a scan over label_noise that starts at 0")
+    return scan.eg - scan.eg[0] - 0.5 * scan.values**2
+
+
+def noise_slope(scan: FinalScan, degree: int = 3) -> tuple[float, float]:
+    """(a₁, s.e.): the slope in σ² at σ² → 0 of :func:`noise_excess`, the linear coefficient of
+    the least-squares polynomial Σ_{k=1..degree} a_k σ^{2k} (no constant term: the excess is 0
+    at σ = 0). The standard error is the least-squares one from the residuals: for the
+    deterministic ODE it measures the misfit of the polynomial, not noise."""
+    x = scan.values[1:] ** 2
+    y = noise_excess(scan)[1:]
+    X = np.stack([x**k for k in range(1, degree + 1)], axis=1)
+    if len(y) <= degree:
+        raise ValueError(f"noise_slope needs more than {degree} noise levels above 0")
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    resid = y - X @ coef
+    cov = resid @ resid / (len(y) - degree) * np.linalg.inv(X.T @ X)
+    return float(coef[0]), float(np.sqrt(cov[0, 0]))
+
+
+def orthogonal_gram(Q, R, T=None) -> np.ndarray:
+    """Q_⊥ = Q − R T⁻¹ Rᵀ (..., K, K): the Gram matrix W_⊥ W_⊥ᵀ/N of the parts of the body
+    orthogonal to the teacher's rows, positive semi-definite for every real body (T defaults
+    to the identity)."""
+    Q, R = np.asarray(Q, dtype=float), np.asarray(R, dtype=float)
+    T = np.eye(R.shape[-1]) if T is None else np.asarray(T, dtype=float)
+    return Q - R @ np.linalg.solve(T, np.swapaxes(R, -1, -2))
 
 
 def _sim_every(sim: Trajectory) -> int:
@@ -176,15 +199,11 @@ def plot_spread_dynamics(odes: dict[float, Trajectory], floors: dict[float, floa
             every = _sim_every(sim)
             label = f"simulation, N = {sim.config.N}"
             draw_sim(axes[0], mean.alpha, mean.eg, sem.eg, c, label, every)
-            spec, spec_sem = simulation_specialization(sim)
-            draw_sim(axes[1], sim.alpha, spec, spec_sem, c, label, every)
+            spec = seed_stats(sim.specialization())
+            draw_sim(axes[1], sim.alpha, spec.mean, spec.sem, c, label, every)
         axes[0].plot([], [], color="0.4", ls=":", lw=1.0, label="error floor")
-        axes[0].set_yscale("log")
-        axes[0].set_ylabel(r"meta-test error $\epsilon_g$")
-        axes[1].set_ylabel("specialization index")
-        axes[1].set_ylim(-0.03, 1.03)
+        label_error_and_specialization(*axes)
         for ax in axes:
-            ax.set_xlabel(ALPHA_LABEL)
             ax.legend()
     return fig
 
@@ -286,6 +305,6 @@ def plot_label_noise(scans: list[FinalScan]):
     return fig
 
 
-__all__ = ["optimal_scale", "error_floor", "floor_state", "time_to_specialize", "FinalScan",
-           "scan_final", "simulation_specialization", "plot_spread_dynamics",
+__all__ = ["optimal_scale", "error_floor", "floor_state", "FinalScan", "scan_final",
+           "noise_excess", "noise_slope", "orthogonal_gram", "plot_spread_dynamics",
            "plot_spread_floor", "plot_readout", "plot_label_noise"]

@@ -1,0 +1,105 @@
+r"""The drift of the order parameters: the right-hand side of the ODEs.
+
+The state is (Q, R, a): Q = W Wᵀ/N (K×K), R = W Bᵀ/N (K×M) and the head initialisation a (K,).
+With F(Q, R, a) the population meta-loss of :mod:`metarep.metaloss` (book equation
+``eq-metaloss``, a function of the *unsymmetrised* entries of Q), A = ∂F/∂Q + (∂F/∂Q)ᵀ and
+G = ∂F/∂R (``eq-AG``, reverse-mode autodiff), the ODEs are
+
+    dR/dα = −η (A R + G T)                                         (eq-ode-R)
+    dQ/dα = −η (A Q + Q A + G Rᵀ + R Gᵀ) + (η²/b) Φ                 (eq-ode-Q)
+    da/dα = −η_a ∂F/∂a                                             (eq-ode-a)
+
+(full meta-gradient: the adapted head a′ = P_S a + L_S v is differentiated through C and D).
+They are N times the mean increments of one step (``eq-step-increments``), the projections on
+the teacher and on the body of the mean body gradient ∇_{W_k}F = (Σ_l A_kl W_l + Σ_m G_km B_m)/N
+(``eq-body-gradient``; the component of each task's gradient along its private teacher
+directions Ξ^τ, ``eq-task-gradient``, drops out of the drift as N → ∞).
+With ``first_order`` the derivatives are taken with a′ held fixed (the inner loop's C and D
+are constants) and da/dα = −η_a ⟨∂ε/∂a′⟩. Φ (``eq-noise``,
+:func:`metarep.metaloss.noise_term`) is the second-order term of the single-sample update
+ΔW_k ∝ δ a′_k g'(λ_k) x/√N averaged exactly over tasks; b is the query batch. Without
+adaptation (η_in = 0), with one task (σ_v = 0) and σ_B = 0 these are the classic equations of
+online SGD for two-layer networks with I3 and I4 (``eq-classic``).
+
+Hyper-parameters are the arrays of :class:`Hyper` (a pytree), so that they may be traced and
+vmapped over (:func:`metarep.ode.integrate_batch`, :mod:`metarep.sweep`); the number of inner
+steps S and ``first_order`` are static.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from metarep import metaloss
+from metarep.errors import ConfigError
+from metarep.metaloss import TaskDist
+
+
+class State(NamedTuple):
+    """ODE state: Q (..., K, K), R (..., K, M), a (..., K)."""
+
+    Q: jax.Array
+    R: jax.Array
+    a: jax.Array
+
+
+class Hyper(NamedTuple):
+    """Numeric hyper-parameters (traceable): η, η_in, η_a, query batch b, task distribution."""
+
+    eta: jax.Array
+    eta_in: jax.Array
+    eta_head: jax.Array
+    batch: jax.Array
+    dist: TaskDist
+
+
+def hyper(cfg, T=None) -> Hyper:
+    """The :class:`Hyper` of a configuration (T: teacher overlaps, default identity)."""
+    return Hyper(eta=jnp.float64(cfg.eta), eta_in=jnp.float64(cfg.eta_in),
+                 eta_head=jnp.float64(cfg.eta_head), batch=jnp.float64(cfg.query_batch),
+                 dist=metaloss.task_dist(cfg, T))
+
+
+def vector_field(state: State, hp: Hyper, steps: int, first_order: bool) -> State:
+    """dQ/dα, dR/dα, da/dα at ``state`` (``eq-ode-R``, ``eq-ode-Q``, ``eq-ode-a``; pure,
+    jittable; ``steps`` = S and ``first_order`` static)."""
+    Q, R, a = state
+    dist = hp.dist
+    if first_order:
+        # a′ built from (Q, R) passed a second time: the gradient is taken with a′ held fixed,
+        # while derivatives of the vector field itself (its Jacobian) still see a′ move
+        dFdQ, G = jax.grad(metaloss.first_order_error, argnums=(0, 1))(
+            Q, R, a, Q, R, dist, hp.eta_in, steps)
+        head = metaloss.mean_adapted_head_gradient(Q, R, a, dist, hp.eta_in, steps)
+    else:
+        dFdQ, G, head = jax.grad(metaloss.meta_test_error, argnums=(0, 1, 2))(
+            Q, R, a, dist, hp.eta_in, steps)
+    A = dFdQ + dFdQ.T
+    T = dist.T
+    dR = -hp.eta * (A @ R + G @ T)
+    phi = metaloss.noise_term(Q, R, a, dist, hp.eta_in, steps)
+    dQ = -hp.eta * (A @ Q + Q @ A + G @ R.T + R @ G.T) + hp.eta**2 / hp.batch * phi
+    return State(dQ, dR, -hp.eta_head * head)
+
+
+_vector_field_jit = jax.jit(vector_field, static_argnames=("steps", "first_order"))
+
+
+def check_support(cfg) -> None:
+    """Raise :class:`~metarep.errors.ConfigError` unless the theory covers ``cfg.support``."""
+    if cfg.support != "inf":
+        raise ConfigError(f"support = {cfg.support}: the ODE theory covers the population inner "
+                          'loop only (support = "inf"); finite support is simulator-only')
+
+
+def rhs(state, cfg, T=None) -> State:
+    """dQ/dα, dR/dα, da/dα at ``state`` = (Q, R, a) for a :class:`~metarep.config.Config`."""
+    check_support(cfg)
+    s = State(*(jnp.asarray(x, dtype=jnp.float64) for x in state))
+    return _vector_field_jit(s, hyper(cfg, T), cfg.inner_steps, cfg.first_order)
+
+
+__all__ = ["State", "Hyper", "hyper", "vector_field", "check_support", "rhs"]

@@ -1,0 +1,271 @@
+r"""Does the theory hold? The ODE against the microscopic process: the computations and
+figures of the chapter "Does the theory hold?" (``book/verification.md``).
+
+Two comparisons, each a pure computation followed by figure functions:
+
+* **Drift test** (:func:`drift_comparison`, :func:`plot_drift`). At a fixed microscopic state
+  (W, a), n independent single meta-training steps of the simulator
+  (:func:`metarep.simulator.step_increments`: autodiff of the per-sample loss through the
+  inner loop, not the ODE's formulas) give samples of N·ΔQ, N·ΔR, N·Δa. Their mean estimates
+  the drift, to be compared entry by entry with the ODE right-hand side
+  (:func:`metarep.drift.rhs`, book equations ``eq-ode-Q``, ``eq-ode-R``, ``eq-ode-a``) at the
+  measured overlaps, as z = (mean − theory)/s.e. with s.e. = sample std/√n. The finite-N bias
+  of the mean increment is O(1/N), far below the s.e. at the sizes used, so |z| bounds the
+  Monte-Carlo error: |z| < 4 for every entry.
+
+* **Trajectories** (:func:`trajectory_deviation`, :func:`plot_trajectories`,
+  :func:`plot_deviation`). The ODE integrated from the simulation's initial order parameters
+  against seed-averaged simulations at several N. The deviation of a single run from the ODE
+  is a fluctuation of order 1/√N; the seed average deviates by O(1/N) (bias) plus its own
+  seed noise. :func:`trajectory_deviation` returns, per N, the RMS deviation of single runs'
+  overlaps (with its standard error across seeds) and the largest deviation of the seed-mean
+  meta-test error in units of its standard error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from metarep import drift, metaloss, simulator
+from metarep.analysis import loglog_slope, rms_over_seeds, seed_stats
+from metarep.config import Config
+from metarep.initial import initial_weights, overlaps
+from metarep.linear import coordinate_names, state_vector
+from metarep.plotting import ALPHA_LABEL, style, unit_colors
+from metarep.trajectory import Trajectory
+
+
+# -- drift test --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DriftComparison:
+    """Theory and Monte-Carlo drift of every order-parameter entry at one state.
+
+    names (n,): entry names ``Q_i_j`` (i ≤ j), ``R_k_m``, ``a_k``; theory (n,): the ODE
+    right-hand side; mean (n,), sem (n,): sample mean and its standard error of N·Δ over
+    ``n_samples`` independent single steps; label: a name for the legend.
+    """
+
+    names: tuple[str, ...]
+    theory: np.ndarray
+    mean: np.ndarray
+    sem: np.ndarray
+    n_samples: int
+    label: str = ""
+
+    @property
+    def z(self) -> np.ndarray:
+        """z-scores (mean − theory)/sem (n,)."""
+        return (self.mean - self.theory) / self.sem
+
+
+def drift_comparison(cfg: Config, n_samples: int, key: int = 0,
+                     label: str = "") -> DriftComparison:
+    """Monte-Carlo drift of the simulator against the ODE right-hand side at cfg's initial state.
+
+    The state is the microscopic initialisation of ``cfg`` (explicit Q0/R0/a0 or random, with
+    ``cfg.seed``); its measured overlaps (Q, R, T) enter the theory. ``key`` seeds the tasks
+    and samples of the ``n_samples`` single steps.
+    """
+    B, W, a = initial_weights(cfg)
+    Q, R, T = overlaps(W, B)
+    inc = simulator.step_increments(cfg, W, B, a, jax.random.PRNGKey(key), n_samples)
+    samples = np.asarray(state_vector(inc["Q"], inc["R"], inc["a"]))
+    theory = drift.rhs((Q, R, a), cfg, T=T)
+    st = seed_stats(samples)
+    return DriftComparison(names=coordinate_names(cfg.K, cfg.M),
+                           theory=np.asarray(state_vector(*theory)), mean=st.mean, sem=st.sem,
+                           n_samples=int(n_samples), label=label)
+
+
+def _tex_entry(name: str) -> str:
+    sym, *idx = name.split("_")
+    return rf"${sym}_{{{''.join(idx)}}}$"
+
+
+def plot_drift(comparisons: Sequence[DriftComparison], z_max: float = 4.0):
+    """Drift test figure: one column per comparison.
+
+    Top: the ODE right-hand side of each entry (bars) and the Monte-Carlo mean of N·Δ
+    (markers, ±1 s.e.). Bottom: the z-scores, with the bands |z| ≤ 2 (shaded) and ``z_max``
+    (dashed).
+    """
+    with style():
+        n_col = len(comparisons)
+        fig, axes = plt.subplots(2, n_col, figsize=(4.5 * n_col, 4.6), squeeze=False,
+                                 sharex="col", height_ratios=[2, 1])
+        for c, comp in enumerate(comparisons):
+            x = np.arange(len(comp.names))
+            ax = axes[0, c]
+            ax.bar(x, comp.theory, width=0.6, color="0.8", edgecolor="k", linewidth=0.6,
+                   label="theory (ODE right-hand side)")
+            ax.errorbar(x, comp.mean, yerr=comp.sem, fmt="o", color="C3", mfc="white",
+                        mew=1.0, elinewidth=0.8,
+                        label=f"simulation: mean of $N\\Delta$ ({comp.n_samples} steps)")
+            ax.axhline(0.0, color="k", lw=0.6)
+            ax.set_ylabel(r"drift $d/d\alpha$")
+            ax.set_title(comp.label)
+            ax.legend(loc="best")
+            ax = axes[1, c]
+            ax.axhspan(-2, 2, color="0.9", zorder=0)
+            for s in (-z_max, z_max):
+                ax.axhline(s, color="k", ls="--", lw=0.8)
+            ax.plot(x, comp.z, "o", color="C3", mfc="white", mew=1.0, label="z-score")
+            ax.set_ylim(-1.15 * max(z_max, np.abs(comp.z).max()),
+                        1.15 * max(z_max, np.abs(comp.z).max()))
+            ax.set_ylabel("$z$ = (simulation − theory)/s.e.")
+            ax.set_xticks(x, [_tex_entry(n) for n in comp.names], rotation=90)
+    return fig
+
+
+# -- trajectories ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Deviation:
+    """How far simulations at several N are from the ODE.
+
+    N (n,); overlap_rms (n,): RMS over seeds, records and the entries Q_ij (i ≤ j), R_km of
+    single runs' deviation from the ODE; overlap_rms_se (n,): its standard error (from the
+    spread across seeds of the per-seed mean square, by the delta method); state_rms,
+    state_rms_se (n,): the same for the meta-test error F(Q, R, a) of each run's measured
+    state (closed form, book equation ``eq-metaloss``: no Monte-Carlo noise); eg_dev (n,):
+    max over records of |seed mean of the simulator's Monte-Carlo ε_g − ODE ε_g|; eg_z (n,):
+    max over records of that deviation over its standard error (seed spread, which includes
+    each run's Monte-Carlo error of ε_g); eg_rel (n,): max over records of |Δε_g|/ε_g.
+    """
+
+    N: np.ndarray
+    overlap_rms: np.ndarray
+    overlap_rms_se: np.ndarray
+    state_rms: np.ndarray
+    state_rms_se: np.ndarray
+    eg_dev: np.ndarray
+    eg_z: np.ndarray
+    eg_rel: np.ndarray
+
+    def slope(self) -> tuple[float, float]:
+        """Log-log slope of overlap_rms against N and its s.e.
+        (:func:`metarep.analysis.loglog_slope`); the prediction is −1/2."""
+        return loglog_slope(self.N, self.overlap_rms, self.overlap_rms_se)
+
+
+def state_error(traj: Trajectory, cfg: Config | None = None) -> np.ndarray:
+    """Closed-form meta-test error F(Q, R, a) (book equation ``eq-metaloss``) of every
+    recorded state of ``traj`` (shape of ``traj.eg``), with the task distribution of ``cfg``
+    (default ``traj.config``) and the trajectory's T (per seed when it has one)."""
+    cfg = traj.config if cfg is None else cfg
+
+    def one(Q, R, a, T):
+        dist = metaloss.task_dist(cfg, T)
+        return metaloss.meta_test_error(Q, R, a, dist, cfg.eta_in, cfg.inner_steps)
+
+    f = jax.jit(jnp.vectorize(one, signature="(k,k),(k,m),(k),(m,m)->()"))
+    return np.asarray(f(jnp.asarray(traj.Q), jnp.asarray(traj.R), jnp.asarray(traj.a),
+                        jnp.asarray(traj.T_records)))
+
+
+def trajectory_deviation(theory: Trajectory, sims: dict[int, Trajectory]) -> Deviation:
+    """Deviation of seed-vmapped simulations (N → Trajectory with a seed axis) from the ODE.
+
+    The records of every simulation must be those of ``theory`` (same α); the head a is not
+    part of the overlap deviation.
+    """
+    sizes = sorted(sims)
+    out = {k: [] for k in ("rms", "rms_se", "st", "st_se", "eg_dev", "eg_z", "eg_rel")}
+    ref = np.asarray(state_vector(theory.Q, theory.R, theory.a, False))    # (n, entries)
+    for N in sizes:
+        sim = sims[N]
+        if not np.allclose(sim.alpha, theory.alpha):
+            raise ValueError(f"the simulation at N = {N} is recorded at other times than the ODE")
+        rms, rms_se = rms_over_seeds(np.asarray(state_vector(sim.Q, sim.R, sim.a, False)) - ref)
+        st, st_se = rms_over_seeds(state_error(sim, theory.config) - theory.eg)
+        eg = seed_stats(sim.eg)
+        d_eg, se_eg = eg.mean - theory.eg, eg.sem
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(se_eg > 0, np.abs(d_eg) / se_eg, 0.0)
+        for k, v in zip(out, (rms, rms_se, st, st_se, np.abs(d_eg).max(), z.max(),
+                              np.max(np.abs(d_eg) / theory.eg))):
+            out[k].append(v)
+    return Deviation(np.array(sizes, dtype=float), *(np.array(v) for v in out.values()))
+
+
+def plot_trajectories(theory: Trajectory, sims: dict[int, Trajectory]):
+    """ODE (lines) against seed-averaged simulations at several N (markers, ±1 s.e.).
+
+    Left: meta-test error. Right: the student–teacher cosines R_km/√(Q_kk T_mm), each N
+    slightly shifted in α for legibility (the records are at the ODE's times).
+    """
+    sizes = sorted(sims)
+    markers = ["o", "s", "^", "D", "v", "P"]
+    ucol = unit_colors(max(theory.K, theory.M))
+    span = theory.alpha[-1] - theory.alpha[0]
+    with style():
+        fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.2))
+        ax = axes[0]
+        ax.plot(theory.alpha, theory.eg, color="k", label="theory (ODE)")
+        ncol = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(sizes)))
+        for i, N in enumerate(sizes):
+            mean, sem = sims[N].seed_mean(), sims[N].seed_sem()
+            shift = (i - (len(sizes) - 1) / 2) * 0.008 * span
+            ax.errorbar(mean.alpha + shift, mean.eg, yerr=sem.eg, fmt=markers[i % 6],
+                        color=ncol[i], mfc="white", mew=1.0, elinewidth=0.8,
+                        label=f"simulation, N = {N} ({len(sims[N].seeds)} seeds)", zorder=3)
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"meta-test error $\epsilon_g$")
+        ax.legend()
+        ax = axes[1]
+        cos = theory.cosines()
+        for k in range(theory.K):
+            for m in range(theory.M):
+                ax.plot(theory.alpha, cos[:, k, m], color=ucol[m],
+                        ls=["-", "--", ":", "-."][k % 4], label=f"$k={k}, m={m}$")
+        for i, N in enumerate(sizes):
+            c_mean, c_sem, _ = seed_stats(sims[N].cosines())
+            shift = (i - (len(sizes) - 1) / 2) * 0.008 * span
+            for k in range(theory.K):
+                for m in range(theory.M):
+                    ax.errorbar(sims[N].alpha + shift, c_mean[:, k, m], yerr=c_sem[:, k, m],
+                                fmt=markers[i % 6], color=ucol[m], mfc="white", mew=1.0,
+                                elinewidth=0.8, zorder=3)
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"cosine $R_{km}/\sqrt{Q_{kk}T_{mm}}$")
+        ax.legend(title="theory: unit $k$,\nteacher $m$", loc="center left",
+                  bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def plot_deviation(dev: Deviation):
+    """Deviation from the ODE against N (log-log), with the 1/√N reference.
+
+    Markers (±1 s.e.): RMS deviation of single runs' overlaps Q, R and of the meta-test error
+    of their states. The dashed lines are c/√N through the values at the smallest N.
+    """
+    with style():
+        fig, ax = plt.subplots(figsize=(4.6, 3.3))
+        ax.errorbar(dev.N, dev.overlap_rms, yerr=dev.overlap_rms_se, fmt="o", color="C0",
+                    mfc="white", mew=1.0, elinewidth=0.8,
+                    label=r"single runs: RMS deviation of $Q, R$")
+        ax.errorbar(dev.N, dev.state_rms, yerr=dev.state_rms_se, fmt="s", color="C3",
+                    mfc="white", mew=1.0, elinewidth=0.8,
+                    label=r"single runs: RMS deviation of $\epsilon_g$")
+        for y, lab in ((dev.overlap_rms, r"$\propto 1/\sqrt{N}$"), (dev.state_rms, None)):
+            ax.plot(dev.N, y[0] * np.sqrt(dev.N[0] / dev.N), "--", color="k", lw=0.9,
+                    label=lab)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(dev.N, [f"{int(n)}" for n in dev.N])
+        ax.minorticks_off()
+        ax.set_xlabel("input dimension $N$")
+        ax.set_ylabel("deviation from the ODE")
+        ax.legend()
+    return fig
+
+
+__all__ = ["DriftComparison", "drift_comparison", "plot_drift", "Deviation", "state_error",
+           "trajectory_deviation", "plot_trajectories", "plot_deviation"]

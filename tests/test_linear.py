@@ -1,0 +1,181 @@
+"""metarep.linear: state vectors and their coordinate names, the Jacobian of the ODE, the
+plateau fixed point in the teacher-symmetric subspace and the parity of its modes."""
+
+import numpy as np
+import pytest
+
+from metarep import drift, linear, ode
+from metarep.config import Config
+
+
+def test_state_vector_round_trip():
+    Q = np.array([[1.0, 0.3], [0.3, 2.0]])
+    R = np.array([[0.1, 0.2], [0.3, 0.4]])
+    a = np.array([0.5, -0.5])
+    for learn in (True, False):
+        x = np.asarray(linear.state_vector(Q, R, a, learn))
+        assert x.shape == (3 + 4 + 2 * learn,)
+        Q2, R2, a2 = linear.state_from_vector(x, 2, 2, a, learn)
+        np.testing.assert_array_equal(Q2, Q)
+        np.testing.assert_array_equal(R2, R)
+        np.testing.assert_array_equal(a2, a)
+
+
+def test_state_vector_is_batched_in_the_order_of_the_coordinate_names():
+    """x[..., j] is the entry named coordinate_names[j] (Q_i_j for i ≤ j, R_k_m row-major,
+    a_k), for any leading axes; without a learned head the a_k are left out."""
+    K, M = 3, 2
+    rng = np.random.default_rng(0)
+    Q = rng.normal(size=(4, 5, K, K))
+    R, a = rng.normal(size=(4, 5, K, M)), rng.normal(size=(4, 5, K))
+    flat = np.asarray(linear.state_vector(Q, R, a))
+    names = linear.coordinate_names(K, M)
+    assert flat.shape == (4, 5, len(names)) == (4, 5, 6 + 6 + 3)
+    for j, name in enumerate(names):
+        sym, *idx = name.split("_")
+        want = {"Q": Q, "R": R, "a": a}[sym][(Ellipsis, *map(int, idx))]
+        np.testing.assert_array_equal(flat[..., j], want)
+    assert linear.coordinate_names(K, M, learn_head=False) == names[:-K]
+    np.testing.assert_array_equal(linear.state_vector(Q, R, a, False), flat[..., :-K])
+    assert names[:3] == ("Q_0_0", "Q_0_1", "Q_0_2") and names[6:8] == ("R_0_0", "R_0_1")
+
+
+def test_symmetry_breaking_distance():
+    assert linear.symmetry_breaking(np.outer([0.3, -0.7], [1.0, 1.0])) == 0.0
+    # R = [[1, 0], [0, 1]]: row means ½, deviations ±½ → norm √(4·¼) = 1
+    assert linear.symmetry_breaking(np.eye(2)) == pytest.approx(1.0)
+    np.testing.assert_allclose(linear.symmetry_breaking(np.stack([np.eye(2), 2 * np.eye(2)])),
+                               [1.0, 2.0])
+
+
+def test_jacobian_against_finite_differences():
+    """The autodiff Jacobian at a generic state equals central differences of the ODE's
+    right-hand side (step 1e-6: truncation ~1e-12, rounding ~1e-10)."""
+    cfg = Config(K=2, M=2, eta_in=0.7, eta_head=0.8, v_mean=(1.0, 0.4), v_std=0.5,
+                 label_noise=0.1, inner_steps=2)
+    state = (np.array([[0.8, 0.1], [0.1, 0.6]]), np.array([[0.5, 0.2], [0.1, 0.4]]),
+             np.array([0.3, -0.2]))
+    J, x = linear.jacobian(state, drift.hyper(cfg), cfg.inner_steps, cfg.first_order, True)
+    np.testing.assert_array_equal(x, linear.state_vector(*state))
+
+    def f(v):
+        s = linear.state_from_vector(v, 2, 2, state[2], True)
+        return np.asarray(linear.state_vector(*drift.rhs(s, cfg)))
+
+    h = 1e-6
+    fd = np.column_stack([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in np.eye(len(x))])
+    np.testing.assert_allclose(J, fd, rtol=1e-6, atol=1e-8)
+    ev = linear.leading_eigenvalues(J, n=3)
+    assert ev.shape == (3,) and np.all(np.diff(ev.real) <= 0)
+    assert ev[0].real == pytest.approx(np.linalg.eigvals(J).real.max())
+
+
+def test_modes_classifies_parity():
+    """J built from known eigenvectors: two odd (δR ∝ [[1, −1], [−1, 1]] growing, δR ∝
+    [[1, −1], [1, −1]] decaying), seven even."""
+    odd = np.array([0, 0, 0, 0.5, -0.5, -0.5, 0.5, 0, 0])
+    odd2 = np.array([0, 0, 0, 0.5, -0.5, 0.5, -0.5, 0, 0])
+    rng = np.random.default_rng(0)
+    even = rng.standard_normal((9, 7))
+    # make the even vectors even: R part with equal columns
+    for v in even.T:
+        r = v[3:7].reshape(2, 2)
+        v[3:7] = np.outer(r.mean(axis=1), [1, 1]).ravel()
+    V = np.column_stack([odd, even, odd2])
+    ev = np.array([0.05, 0.2, -0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.7])
+    J = V @ np.diag(ev) @ np.linalg.inv(V)
+    md = linear.modes(J, 2, 2, True)
+    assert md.eigenvalues[0].real == pytest.approx(0.2)      # sorted, an even mode leads
+    assert md.odd.sum() == 2 and md.rate == pytest.approx(0.05)
+    assert abs(abs(md.vectors[:, md.lead] @ odd) - 1) < 1e-10
+    with pytest.raises(ValueError, match="no mode leaves"):
+        linear.modes(np.diag(ev), 2, 2, True)    # single entries of R are not odd modes
+
+
+def test_teacher_symmetric_subspace_needs_symmetric_teacher():
+    with pytest.raises(ValueError, match="T ∝ I"):
+        linear.check_teacher_symmetric(np.diag([1.0, 2.0]), [1.0, 1.0])
+    with pytest.raises(ValueError, match="equal v_mean"):
+        linear.check_teacher_symmetric(np.eye(2), [1.0, 0.5])
+    linear.check_teacher_symmetric(2.0 * np.eye(3), [0.5, 0.5, 0.5])
+
+
+@pytest.fixture(scope="module")
+def plateau():
+    """The plateau of the default configuration, from the state of its ODE at α = 30."""
+    cfg = Config(alpha_max=30.0, record_every=30.0, dt=0.05)
+    traj = ode.integrate(cfg)
+    return cfg, linear.plateau_fixed_point(cfg, (traj.Q[-1], traj.R[-1], traj.a[-1]))
+
+
+def test_plateau_fixed_point_residual_and_odd_escape_rate(plateau):
+    """At the default configuration Newton's method finds the plateau: R = r 1ᵀ exactly, the
+    right-hand side vanishes to 1e-10, and the fastest-growing mode is odd (it breaks the
+    teacher symmetry) with a positive rate, the fixed point's escape rate."""
+    cfg, fp = plateau
+    assert fp.residual < 1e-10
+    d = drift.rhs((fp.Q, fp.R, fp.a), cfg)
+    assert max(np.abs(np.asarray(v)).max() for v in d) < 1e-10
+    np.testing.assert_allclose(fp.R[:, 0], fp.R[:, 1], rtol=1e-12)
+    np.testing.assert_allclose(fp.Q, fp.Q.T)
+    md = linear.modes(fp.J, 2, 2, True)
+    assert fp.escape_rate > 0 and fp.escape_rate == fp.eigenvalues[0].real
+    assert md.odd[md.lead] and md.lead == 0 and md.rate == pytest.approx(fp.escape_rate)
+    # the local modes at the plateau (already in the subspace) are the fixed point's
+    assert linear.local_modes(cfg, (fp.Q, fp.R, fp.a)).rate == pytest.approx(md.rate,
+                                                                             rel=1e-10)
+
+
+def test_escape_rate_is_the_growth_rate_of_the_nonlinear_ode(plateau):
+    """A perturbation along the leading eigenvector grows at the escape rate in the
+    integrated nonlinear ODE (checked in its linear regime, deviation < 1e-3)."""
+    cfg, fp = plateau
+    w, V = np.linalg.eig(fp.J)
+    lead = V[:, np.argmax(w.real)].real
+    eps = 1e-7
+    x_fp = np.asarray(linear.state_vector(fp.Q, fp.R, fp.a))
+    start = linear.state_from_vector(x_fp + eps * lead, 2, 2, fp.a, True)
+    t1, t2 = 40.0, 80.0
+    pert = ode.integrate(cfg, alphas=[t1, t2], state0=start)
+    dev = [np.linalg.norm(np.asarray(linear.state_vector(pert.Q[i], pert.R[i], pert.a[i]))
+                          - x_fp) for i in (0, 1)]
+    rate = np.log(dev[1] / dev[0]) / (t2 - t1)
+    assert dev[1] < 1e-3                              # still linear
+    assert rate == pytest.approx(fp.escape_rate, rel=1e-2)
+
+
+def test_plateau_fixed_point_refuses_an_asymmetric_teacher():
+    with pytest.raises(ValueError, match="invariant"):
+        linear.plateau_fixed_point(Config(v_mean=(1.0, 0.5)), (np.eye(2), np.ones((2, 2)),
+                                                              np.zeros(2)))
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_jacobian_matches_central_differences(first_order):
+    """The Jacobian (forward-mode autodiff) equals central differences of the vector field,
+    for the first-order meta-gradient too (its adapted head depends on the state: holding
+    a′ fixed applies to the gradient, not to the vector field's own derivatives). Central
+    differences with step h have an O(h²) truncation error: the two steps h and h/2 must
+    agree with the Jacobian to within 4× the change between them plus rounding."""
+    import jax
+    import jax.numpy as jnp
+
+    from metarep import drift
+
+    cfg = Config(K=2, M=2, eta_in=0.7, eta_head=0.5, inner_steps=2, v_std=0.6,
+                 first_order=first_order)
+    Q = jnp.array([[0.6, 0.1], [0.1, 0.4]])
+    R = jnp.array([[0.3, 0.2], [-0.1, 0.4]])
+    a = jnp.array([0.2, -0.3])
+    hp = drift.hyper(cfg)
+    J, x = linear.jacobian((Q, R, a), hp, cfg.inner_steps, first_order, True)
+    f = jax.jit(lambda v: linear.state_vector(*drift.vector_field(
+        linear.state_from_vector(v, 2, 2, a, True), hp, cfg.inner_steps, first_order)))
+
+    def central(h):
+        E = np.eye(len(x)) * h
+        return np.stack([(np.asarray(f(x + e)) - np.asarray(f(x - e))) / (2 * h) for e in E], 1)
+
+    d1, d2 = central(1e-3), central(5e-4)
+    bound = 4 * np.abs(d1 - d2).max() + 1e-8
+    assert np.abs(J - d2).max() < bound, (np.abs(J - d2).max(), bound)
