@@ -259,7 +259,8 @@ def test_closed_form_meta_test_error_agrees_with_monte_carlo(variant):
     record of two seeds (|z| < Z_MAX, 2 × 5 records), a standard error below 1.5 % of the
     error (so a bias of 6 % would fail), and the closed form's standard error is 0."""
     cfg = Config(**{**BASE, "N": 60, "alpha_max": 4.0, "record_every": 1.0, **variant})
-    mc = sim.simulate(cfg, seeds=2, progress=False, eg_tasks=4000, eg_test=20)
+    # 4096 tasks: four whole batches of the estimator (no remainder batch: one program)
+    mc = sim.simulate(cfg, seeds=2, progress=False, eg_tasks=4096, eg_test=20)
     cf = sim.simulate(cfg, seeds=2, progress=False, eg_method="closed_form")
     np.testing.assert_array_equal(cf.Q, mc.Q)      # the same runs
     sem = mc.observables["eg_sem"]
