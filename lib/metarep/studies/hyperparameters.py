@@ -1,22 +1,38 @@
 r"""Hyper-parameters of meta-training (book chapter "Hyper-parameters").
 
-How the inner rate η_in, the number of inner steps S, the outer rate η and the choice between
-the full and the first-order meta-gradient decide whether, and how fast, the meta-learner
-specializes. Everything is computed from the ODE of :mod:`metarep.ode`, integrated over grids
-of hyper-parameters by :func:`metarep.sweep.sweep`, and checked against
-:func:`metarep.simulator.simulate` at a few points.
+How the inner rate η_in, the number of inner steps S, the outer rate η (and the query batch
+b of its noise term) and the choice between the full and the first-order meta-gradient decide
+whether, and how fast, the meta-learner specializes. Everything is computed from the ODE of
+:mod:`metarep.ode`, integrated over grids of hyper-parameters by :func:`metarep.sweep.sweeps`
+(:func:`rate_grids`), and checked against the simulator at a few points.
 
 Derived quantities of a run (functions of the recorded order parameters):
 
 * the **time to specialize** t_spec (:func:`metarep.analysis.specialization_time`: the
-  specialization index reaches 1/2, interpolated; ∞ if it never does);
+  specialization index reaches 1/2, interpolated; ∞ if it never does) and the
+  **time-averaged error** (:func:`time_average`);
 * the **inner stiffness** η_in λ_max(C), C = I2(Q) (:func:`metarep.observables.inner_stiffness`:
   the population inner loop is stable iff it is < 2, book equation ``eq-inner-stability``;
   the first-order head update is stable for odd S iff it is < 1, ``eq-fo-head``);
 * the mean norm (1/K) Σ_k Q_kk.
 
+Beyond single runs:
+
+* the exact spectral form of the error of adaptation at a fixed state
+  (:func:`adaptation_spectrum`, ``eq-adaptation-spectrum``);
+* the **plateau** and its escape rate λ at every point of a grid (:func:`plateau_map`, on
+  :func:`metarep.linear.symmetric_plateaus`), the noise boundary u_c of η/b beyond which no
+  plateau exists at finite norms (:func:`noise_boundary`);
+* **protocols** — a constant η and an inner-rate schedule η_in(α) — optimised by
+  forward-mode differentiation through the ODE (:func:`mean_error`,
+  :func:`optimise_protocol`) and simulated (:func:`simulate_protocol`);
+* simulations at grid points with the closed-form error of each state
+  (:func:`simulate_points`, :func:`state_errors`) and the finite-N allowance measured from two
+  sizes (:func:`size_bias_bound`).
+
 Figures: :func:`plot_inner_stability`, :func:`plot_inner_rate`, :func:`plot_outer_rate`,
-:func:`plot_first_order`, :func:`plot_phase_diagram`.
+:func:`plot_first_order`, :func:`plot_phase_diagram`, :func:`plot_escape_rate`,
+:func:`plot_protocols`.
 """
 
 from __future__ import annotations
@@ -102,13 +118,16 @@ class RateGrid:
 
     def table(self) -> dict:
         """One row per grid point (C order): the swept keys, then ``final_error``,
-        ``t_spec`` (inf: not specialized), ``diverged`` (0/1), the final ``stiffness`` and
-        ``norm``; columns for :func:`metarep.downloads.write_csv`."""
+        ``mean_error`` (time average), ``t_spec`` (inf: not specialized), ``diverged`` (0/1),
+        the final ``stiffness`` and ``norm``, and ``integration_error`` (NaN without an
+        estimate); columns for :func:`metarep.downloads.write_csv`."""
         mesh = np.meshgrid(*self.values, indexing="ij")
         cols = {name: m.ravel() for name, m in zip(self.names, mesh)}
-        cols.update(final_error=self.final_error.ravel(), t_spec=self.t_spec.ravel(),
-                    diverged=self.diverged.ravel().astype(int),
-                    stiffness=self.stiffness[..., -1].ravel(), norm=self.norm[..., -1].ravel())
+        error = (np.full(self.diverged.shape, np.nan) if self.error is None else self.error)
+        cols.update(final_error=self.final_error.ravel(), mean_error=self.mean_error.ravel(),
+                    t_spec=self.t_spec.ravel(), diverged=self.diverged.ravel().astype(int),
+                    stiffness=self.stiffness[..., -1].ravel(), norm=self.norm[..., -1].ravel(),
+                    integration_error=np.ravel(error))
         return cols
 
     def axis(self, name: str) -> np.ndarray:
