@@ -179,3 +179,63 @@ def test_jacobian_matches_central_differences(first_order):
     d1, d2 = central(1e-3), central(5e-4)
     bound = 4 * np.abs(d1 - d2).max() + 1e-8
     assert np.abs(J - d2).max() < bound, (np.abs(J - d2).max(), bound)
+
+
+# -- the fully symmetric plateau ----------------------------------------------------------------
+
+def test_symmetric_coordinates_round_trip_and_batches():
+    y = np.array([0.9, 0.4, 0.6, 0.7])
+    st = linear.symmetric_state(y, 2, 2, None, True)
+    np.testing.assert_allclose(np.asarray(linear.symmetric_coordinates(st)), y)
+    Q = np.stack([np.asarray(st.Q)] * 3)
+    R, a = np.stack([np.asarray(st.R)] * 3), np.stack([np.asarray(st.a)] * 3)
+    assert np.asarray(linear.symmetric_coordinates((Q, R, a))).shape == (3, 4)
+    assert np.asarray(linear.symmetric_coordinates((Q, R, a), False)).shape == (3, 3)
+
+
+@pytest.fixture(scope="module")
+def symmetric():
+    """The fully symmetric plateau of the default configuration (η_in = 1), from its state at
+    α = 30 projected onto the fully symmetric subspace."""
+    cfg = Config(alpha_max=30.0, record_every=30.0, dt=0.05)
+    traj = ode.integrate(cfg)
+    return cfg, linear.symmetric_plateau(cfg, (traj.Q[-1], traj.R[-1], traj.a[-1]))
+
+
+def test_symmetric_plateau_is_a_fixed_point_with_equal_units(symmetric):
+    """The full right-hand side vanishes there (1e-10), every student unit is equivalent, and
+    the specialization mode I − 11ᵀ/M is an eigenvector of the full Jacobian whose eigenvalue,
+    the escape rate λ, is that of an odd mode (:func:`linear.modes`)."""
+    cfg, fp = symmetric
+    d = drift.rhs((fp.Q, fp.R, fp.a), cfg)
+    assert max(np.abs(np.asarray(v)).max() for v in d) < 1e-10
+    assert fp.Q[0, 0] == pytest.approx(fp.Q[1, 1], rel=1e-12)
+    np.testing.assert_allclose(fp.R, fp.R[0, 0], rtol=1e-12)
+    lam, resid = linear.specialization_rate(fp.J, 2, 2)
+    assert resid < 1e-10
+    md = linear.modes(fp.J, 2, 2, True)
+    assert np.min(np.abs(md.eigenvalues[md.odd].real - lam)) < 1e-10
+    sol = linear.symmetric_plateaus(cfg, jax_tree_lead(drift.hyper(cfg)),
+                                    np.asarray(linear.symmetric_coordinates((fp.Q, fp.R, fp.a))))
+    assert sol.found[0] and sol.steps[0] == 0 and sol.rate[0] == pytest.approx(lam, rel=1e-10)
+
+
+def jax_tree_lead(hp):
+    """A Hyper with a leading batch axis of length 1."""
+    import jax
+
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[None], hp)
+
+
+def test_symmetric_plateau_runs_away_under_strong_noise(symmetric):
+    """With a large outer rate the noise term leaves no plateau at finite norms: the iterates
+    run away (q > max_norm) and the point is not found; symmetric_plateau says so."""
+    cfg, fp = symmetric
+    noisy = cfg.replace(eta=8.0)
+    guess = (fp.Q, fp.R, fp.a)
+    sol = linear.symmetric_plateaus(noisy, jax_tree_lead(drift.hyper(noisy)),
+                                    np.asarray(linear.symmetric_coordinates(guess)),
+                                    max_iter=400)
+    assert not sol.found[0] and np.isnan(sol.rate[0])
+    with pytest.raises(ValueError, match="no plateau at finite norms|did not converge"):
+        linear.symmetric_plateau(noisy, guess, max_iter=400)

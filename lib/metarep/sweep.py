@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -34,8 +35,9 @@ SWEEPABLE = (*_HYPER_FIELDS, "v_mean", *_DIST_FIELDS)
 class SweepResult(NamedTuple):
     """Grid axes ``names``/``values`` (one 1-d array per axis), record times ``alpha`` (n,),
     and per grid point (shape = lengths of the axes): eg (*shape, n), Q (*shape, n, K, K),
-    R (*shape, n, K, M), a (*shape, n, K), observables name -> (*shape, n), and the boolean
-    ``diverged`` (*shape, n)."""
+    R (*shape, n, K, M), a (*shape, n, K), observables name -> (*shape, n), the boolean
+    ``diverged`` (*shape, n), and the estimated integration error of each run ``error``
+    (*shape; relative, see :func:`metarep.ode.integrate_batch`; NaN for diverged runs)."""
 
     names: tuple
     values: tuple
@@ -46,6 +48,7 @@ class SweepResult(NamedTuple):
     a: np.ndarray
     observables: dict
     diverged: np.ndarray
+    error: np.ndarray
 
 
 def grid_hypers(cfg, points: dict[str, np.ndarray], T=None) -> drift.Hyper:
@@ -88,29 +91,50 @@ def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 102
     (``chunk``, ``workers``) with ``on_divergence="mask"``; an inaccurate integration warns.
     Returns a :class:`SweepResult`.
     """
-    names = tuple(grid)
-    values = tuple(np.atleast_1d(np.asarray(grid[k], dtype=float)) for k in names)
-    for name, vals in zip(names, values):
-        _check(name, vals)
-    shape = tuple(len(v) for v in values)
-    mesh = np.meshgrid(*values, indexing="ij")
-    points = {k: m.ravel() for k, m in zip(names, mesh)}
-    G = int(np.prod(shape))
-    states = None
+    return sweeps(cfg, [grid], alphas, state0=state0, T=T, chunk=chunk, workers=workers)[0]
+
+
+def sweeps(cfg, grids, alphas=None, *, state0=None, T=None, chunk: int = 1024,
+           workers: int | None = None, accuracy: str = "warn") -> list:
+    """:func:`sweep` of several outer-product grids of the same configuration structure (the
+    same K, M, S, meta-gradient, dt and record times) in one batch: one compiled program for
+    all their points. ``grids``: a sequence of {key: 1-d values}; the grids may sweep
+    different keys. ``accuracy`` as in :func:`metarep.ode.integrate_batch` (the estimate is
+    in each result's ``error`` unless ``"off"``). Returns one :class:`SweepResult` per grid.
+    """
+    layouts, parts = [], []
+    for grid in grids:
+        names = tuple(grid)
+        values = tuple(np.atleast_1d(np.asarray(grid[k], dtype=float)) for k in names)
+        for name, vals in zip(names, values):
+            _check(name, vals)
+        mesh = np.meshgrid(*values, indexing="ij")
+        layouts.append((names, values, tuple(len(v) for v in values)))
+        parts.append({k: m.ravel() for k, m in zip(names, mesh)})
+    sizes = [int(np.prod(shape)) for _, _, shape in layouts]
+    G = sum(sizes)
     if state0 is None:
         s0, T0 = ode.initial_state(cfg)
         T = T0 if T is None else T
-    else:
-        states = ode.stack_states([state0] * G)
-    run = ode.integrate_batch(cfg, alphas, states=states, hypers=grid_hypers(cfg, points, T),
-                              on_divergence="mask", accuracy="warn", chunk=chunk,
+    states = None if state0 is None else ode.stack_states([state0] * G)
+    hypers = jax.tree_util.tree_map(lambda *x: np.concatenate([np.asarray(v) for v in x]),
+                                    *(grid_hypers(cfg, part, T) for part in parts))
+    run = ode.integrate_batch(cfg, alphas, states=states, hypers=hypers,
+                              on_divergence="mask", accuracy=accuracy, chunk=chunk,
                               workers=workers)
+    out, start = [], 0
+    for (names, values, shape), size in zip(layouts, sizes):
+        sl = slice(start, start + size)
+        start += size
 
-    def rs(x):  # (G, n, ...) -> (*shape, n, ...)
-        return x.reshape(shape + x.shape[1:])
+        def rs(x, sl=sl, shape=shape):  # (G, n, ...) -> (*shape, n, ...)
+            x = x[sl]
+            return x.reshape(shape + x.shape[1:])
 
-    return SweepResult(names, values, run.alpha, rs(run.eg), rs(run.Q), rs(run.R), rs(run.a),
-                       {k: rs(v) for k, v in run.observables.items()}, rs(run.diverged))
+        out.append(SweepResult(names, values, run.alpha, rs(run.eg), rs(run.Q), rs(run.R),
+                               rs(run.a), {k: rs(v) for k, v in run.observables.items()},
+                               rs(run.diverged), rs(run.error)))
+    return out
 
 
-__all__ = ["SWEEPABLE", "SweepResult", "grid_hypers", "sweep"]
+__all__ = ["SWEEPABLE", "SweepResult", "grid_hypers", "sweep", "sweeps"]
