@@ -109,3 +109,17 @@ def test_odd_rates_bookkeeping_on_a_small_scan():
     # NaN after each run's crossing
     after = odd.alpha[None, None, :] > odd.t_level[..., None]
     assert np.isnan(odd.rate[after]).all() and np.isfinite(odd.rate[~after]).all()
+
+
+def test_norm_spread_of_the_largest_N_runs():
+    """Relative spread of the norms Q_kk of each seed's largest-N run, the spread linearly
+    interpolated between records."""
+    alpha = np.array([0.0, 1.0, 2.0])
+    Q = np.zeros((2, 2, 3, 2, 2))
+    Q[..., 0, 0], Q[..., 1, 1] = 1.0, 1.0                    # equal units everywhere …
+    Q[-1, 1, :, 1, 1] = [1.0, 3.0, 5.0]                       # … but seed 1 at the largest N
+    zeros = np.zeros((2, 2, 3))
+    scan = sym.SizeScan(np.array([10, 20]), np.array([0, 1]), alpha, Q,
+                        np.zeros((2, 2, 3, 2, 2)), np.zeros((2, 2, 3, 2)), zeros,
+                        np.zeros((2, 2)))
+    np.testing.assert_allclose(sym.norm_spread(scan, [1.0, 1.5]), [0.0, 0.5 * (1.0 + 4.0 / 3.0)])

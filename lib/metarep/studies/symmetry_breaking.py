@@ -224,6 +224,17 @@ def odd_rates(cfg: Config, scan: SizeScan, level: float) -> OddRates:
                     path)
 
 
+def norm_spread(scan: SizeScan, at) -> np.ndarray:
+    """How unequal the units of each seed's largest-N run are at the times ``at`` (S,): the
+    relative spread (max_k Q_kk − min_k Q_kk)/mean_k Q_kk of the norms, (S,), linearly
+    interpolated between records. It is 0 at the symmetric fixed point; the slow even mode
+    (:func:`even_rates`) is what lets it decay."""
+    Q = np.asarray(scan.Q[-1], dtype=float)                                    # (S, n, K, K)
+    norms = np.diagonal(Q, axis1=-2, axis2=-1)                                 # (S, n, K)
+    spread = (norms.max(axis=-1) - norms.min(axis=-1)) / norms.mean(axis=-1)   # (S, n)
+    return np.array([np.interp(t, scan.alpha, row) for t, row in zip(np.asarray(at), spread)])
+
+
 def size_scan_sim(cfg: Config, Ns, seeds, alpha_max: float, record_every: float = 1.0):
     """Specialization times (len(Ns), len(seeds)) of simulations at each N (seeds vmapped; one
     compilation per N). The meta-test error is not needed and is not estimated. ∞ where a run
@@ -375,5 +386,5 @@ def plot_size_scaling(Ns, t_ode, t_sim, lines):
 
 __all__ = ["relaxed_plateau", "even_rates", "linear_window", "EscapeScan", "escape_scan",
            "SizeScan", "size_scan_ode", "seed_slopes", "OddRates", "odd_rates",
-           "size_scan_sim", "plot_spectrum", "plot_escape", "plot_odd_rates",
+           "norm_spread", "size_scan_sim", "plot_spectrum", "plot_escape", "plot_odd_rates",
            "plot_size_scaling"]
