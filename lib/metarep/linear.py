@@ -331,7 +331,8 @@ def odd_propagator(alpha, blocks) -> np.ndarray:
     Φ(alpha[0]) = I. While a trajectory stays close to the teacher-symmetric subspace its
     projection follows the subspace's own dynamics up to second order in its odd part, and
     the odd part itself evolves as φ(α) ≈ Φ(α) φ(alpha[0]) (φ: :func:`odd_coordinates`), with
-    relative corrections of second order in |φ| (the odd part's quadratic terms are even).
+    relative corrections of second order in |φ| for M = 2 (the swap maps φ to −φ, so the
+    odd part of the drift has no quadratic terms), of first order for M > 2.
     Φ advances from record to record by the exponential trapezoidal rule
     Φ_{i+1} = exp(½ h_i (B_i + B_{i+1})) Φ_i, of second order in the record spacing h_i.
     Returns (..., n, d, d).
