@@ -5,11 +5,11 @@ The computations are in the core: the ODE from each simulation seed's initial st
 (:func:`metarep.ode.integrate_seeds`), canonical unit labels
 (:func:`metarep.alignment.canonical_units`), specialization times and the four phases of a
 run (:func:`metarep.analysis.specialization_time`, :func:`metarep.analysis.phases`), the
-theory-agreement test of the statistics policy (:func:`metarep.analysis.agreement`). This
-module adds what the chapter compares: one ODE run of a seeded trajectory (:func:`one_run`),
-the times at which the phases are shown (:func:`phase_times`), the deviations of the
-simulations from their ODEs on the plateau and in the final state (:func:`deviations`) and
-the finite-N allowance measured from a second size (:func:`two_size_allowance`).
+theory-agreement test of the statistics policy (:func:`metarep.analysis.agreement`) and the
+removal of the finite-N bias measured at a second size
+(:func:`metarep.analysis.size_extrapolation`). This module adds what the chapter compares:
+the times at which the phases are shown (:func:`phase_times`) and the deviations of the
+simulations from their ODEs on the plateau and in the final state (:func:`deviations`).
 
 Figures: :func:`plot_dynamics` (error, specialization index, cosines, head and norms with the
 phases marked), :func:`plot_overlap_heatmaps` (the cosine matrices at chosen times) and
