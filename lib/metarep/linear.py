@@ -238,17 +238,124 @@ def modes(J, K: int, M: int, learn_head: bool) -> Modes:
     return Modes(w, V, odd, float(w[lead].real), lead)
 
 
-def local_modes(cfg, state, T=None) -> Modes:
-    """:func:`modes` of the Jacobian at ``state`` = (Q, R, a) projected onto the
-    teacher-symmetric subspace (R → row means). On a slowly moving plateau that is not yet
-    the fixed point, the odd modes still govern how small asymmetries grow: ``rate`` is the
-    local escape rate."""
-    Q, R, a = (np.asarray(v, dtype=float) for v in state)
-    R = np.outer(R.mean(axis=1), np.ones(R.shape[1]))
+# -- the odd block along a trajectory ---------------------------------------------------------
+
+def teacher_symmetric_projection(R):
+    """R (..., K, M) → R̄ 1ᵀ (R̄ the row means): the nearest state of the teacher-symmetric
+    subspace (Q and a are left as they are)."""
+    R = np.asarray(R, dtype=float)
+    return np.broadcast_to(R.mean(axis=-1, keepdims=True), R.shape).copy()
+
+
+def odd_basis(K: int, M: int, learn_head: bool = True) -> np.ndarray:
+    """Orthonormal basis V (n, K(M − 1)) of the odd subspace in the coordinates of
+    :func:`state_vector`: changes of R whose rows sum to zero, with Q and a unchanged.
+
+    It is the orthogonal complement of the teacher-symmetric subspace's tangent space; at a
+    state of that subspace the Jacobian maps each of the two into itself (it commutes with
+    the teacher swaps), so J V = V (Vᵀ J V) there: Vᵀ J V is the **odd block**."""
+    # Helmert basis of the zero-sum vectors of ℝᴹ: e_0 + … + e_{j−1} − j e_j, normalised
+    H = np.zeros((M, M - 1))
+    for j in range(1, M):
+        H[:j, j - 1] = 1.0
+        H[j, j - 1] = -float(j)
+        H[:, j - 1] /= np.sqrt(j * (j + 1))
+    nq = K * (K + 1) // 2
+    V = np.zeros((nq + K * M + (K if learn_head else 0), K * (M - 1)))
+    for k in range(K):
+        V[nq + k * M:nq + (k + 1) * M, k * (M - 1):(k + 1) * (M - 1)] = H
+    return V
+
+
+#: States per compiled call of :func:`odd_block` (batches are padded to a multiple: one
+#: compilation whatever the number of states).
+ODD_CHUNK = 256
+
+
+@partial(jax.jit, static_argnames=("steps", "first_order", "learn_head"))
+def _odd_blocks(Q, R, a, hp, V, steps, first_order, learn_head):
+    """Vᵀ J V at the teacher-symmetric projections of a batch of states (leading axis)."""
+    def one(q, r, aa):
+        K, M = r.shape
+
+        def f(x):
+            s = state_from_vector(x, K, M, aa, learn_head)
+            return state_vector(*drift.vector_field(s, hp, steps, first_order), learn_head)
+
+        r = jnp.broadcast_to(r.mean(axis=1, keepdims=True), r.shape)
+        x = state_vector(q, r, aa, learn_head)
+        JV = jax.vmap(lambda v: jax.jvp(f, (x,), (v,))[1], in_axes=1, out_axes=1)(V)
+        return V.T @ JV
+
+    return jax.vmap(one)(Q, R, a)
+
+
+def odd_block(cfg, Q, R, a, T=None) -> np.ndarray:
+    """The odd block Vᵀ J V (:func:`odd_basis`) of the Jacobian of the ODE at the
+    teacher-symmetric projection (:func:`teacher_symmetric_projection`) of each state.
+
+    Q (..., K, K), R (..., K, M), a (..., K) with any leading axes; returns
+    (..., K(M − 1), K(M − 1)). At a state of the subspace its eigenvalues are those of the
+    odd modes of :func:`modes`; along a plateau that is not yet the fixed point they are the
+    frozen-time rates at which small asymmetries R − R̄ 1ᵀ grow. Needs T ∝ I and equal v̄_m
+    (:func:`check_teacher_symmetric`).
+    """
+    T = np.eye(cfg.M) if T is None else np.asarray(T, dtype=float)
+    check_teacher_symmetric(T, cfg.v_bar)
     learn_head = cfg.eta_head > 0
-    J, _ = jacobian((Q, R, a), drift.hyper(cfg, T), cfg.inner_steps, cfg.first_order,
-                    learn_head)
-    return modes(J, cfg.K, cfg.M, learn_head)
+    Q, R, a = (np.asarray(v, dtype=float) for v in (Q, R, a))
+    lead = R.shape[:-2]
+    flat = [x.reshape(-1, *x.shape[len(lead):]) for x in (Q, R, a)]
+    n = len(flat[0])
+    pad = -n % ODD_CHUNK
+    flat = [np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) for x in flat]
+    V = jnp.asarray(odd_basis(cfg.K, cfg.M, learn_head))
+    hp = drift.hyper(cfg, T)
+    out = [np.asarray(_odd_blocks(*(jnp.asarray(x[i:i + ODD_CHUNK]) for x in flat), hp, V,
+                                  cfg.inner_steps, cfg.first_order, learn_head))
+           for i in range(0, n + pad, ODD_CHUNK)]
+    return np.concatenate(out)[:n].reshape(*lead, V.shape[1], V.shape[1])
+
+
+def odd_rate(blocks) -> np.ndarray:
+    """λ_odd: the largest real part of the eigenvalues of odd blocks (..., d, d)
+    (:func:`odd_block`), shape (...). At the plateau fixed point it is the escape rate λ
+    (``Modes.rate``); at the projection of a state on a slowly moving plateau it is the
+    frozen-time rate at which small asymmetries grow there."""
+    return np.linalg.eigvals(np.asarray(blocks)).real.max(axis=-1)
+
+
+def odd_coordinates(R, K: int, M: int) -> np.ndarray:
+    """The coordinates φ (..., K(M − 1)) of the odd part R − R̄ 1ᵀ of R (..., K, M) in
+    :func:`odd_basis` (so |φ| = :func:`symmetry_breaking`)."""
+    V = odd_basis(K, M, learn_head=False)[K * (K + 1) // 2:]
+    R = np.asarray(R, dtype=float)
+    return R.reshape(*R.shape[:-2], K * M) @ V
+
+
+def odd_propagator(alpha, blocks) -> np.ndarray:
+    r"""The propagator Φ(α) of the odd block's variational equation along recorded states.
+
+    dφ/dα = B(α) φ, with B(α) the :func:`odd_block` at the teacher-symmetric projection of
+    the state recorded at α (``blocks`` (..., n, d, d), records at ``alpha`` (n,)), and
+    Φ(alpha[0]) = I. While a trajectory stays close to the teacher-symmetric subspace its
+    projection follows the subspace's own dynamics up to second order in its odd part, and
+    the odd part itself evolves as φ(α) ≈ Φ(α) φ(alpha[0]) (φ: :func:`odd_coordinates`), with
+    relative corrections of second order in |φ| for M = 2 (the swap maps φ to −φ, so the
+    odd part of the drift has no quadratic terms), of first order for M > 2.
+    Φ advances from record to record by the exponential trapezoidal rule
+    Φ_{i+1} = exp(½ h_i (B_i + B_{i+1})) Φ_i, of second order in the record spacing h_i.
+    Returns (..., n, d, d).
+    """
+    from scipy.linalg import expm
+
+    blocks = np.asarray(blocks, dtype=float)
+    h = np.diff(np.asarray(alpha, dtype=float))[:, None, None]
+    steps = expm(0.5 * h * (blocks[..., 1:, :, :] + blocks[..., :-1, :, :]))
+    phi = [np.broadcast_to(np.eye(blocks.shape[-1]), blocks[..., 0, :, :].shape)]
+    for i in range(steps.shape[-3]):
+        phi.append(steps[..., i, :, :] @ phi[-1])
+    return np.stack(phi, axis=-3)
 
 
 # -- the fully symmetric plateau --------------------------------------------------------------
@@ -450,6 +557,8 @@ def specialization_rate(J, K: int, M: int, learn_head: bool = True) -> tuple[flo
 
 __all__ = ["state_vector", "coordinate_names", "state_from_vector", "symmetry_breaking", "jacobian",
            "leading_eigenvalues", "FixedPoint", "check_teacher_symmetric",
-           "plateau_fixed_point", "Modes", "modes", "local_modes", "symmetric_coordinates",
+           "plateau_fixed_point", "Modes", "modes", "symmetric_coordinates",
            "symmetric_state", "SymmetricPlateaus", "symmetric_plateaus", "symmetric_plateau",
-           "specialization_mode", "specialization_rate"]
+           "specialization_mode", "specialization_rate",
+           "teacher_symmetric_projection", "odd_basis", "odd_block", "odd_rate",
+           "odd_coordinates", "odd_propagator"]
