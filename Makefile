@@ -1,7 +1,8 @@
 # metarep: the book and its tests. Everything runs inside .venv, created on demand.
 #
-#   make book          execute every chapter from scratch, build the HTML (warnings are errors)
-#   make test          unit tests, every chapter as a notebook (nbval), figure regression
+#   make book          execute the chapters not in the execution cache, build the HTML
+#                      (warnings are errors)
+#   make test          unit tests, every chapter executed (shared execution cache), figures
 #   make browser-test  the built book in headless Chromium (run `make book` first)
 #   make baselines     regenerate figure baselines and fingerprints (deliberately!)
 #   make lab           JupyterLab on book/, chapters (.md) open as notebooks (jupytext)
@@ -17,7 +18,6 @@ STAMP      := $(VENV)/.metarep-installed
 BROWSER_STAMP := $(VENV)/.browser-installed
 LAB_STAMP  := $(VENV)/.lab-installed
 BUILD      := _build
-NBTEST     := $(BUILD)/nbtest
 WORKERS    ?= 2
 PIP        := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
@@ -33,24 +33,22 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
-# The HTML book, every chapter executed from scratch (execute_notebooks: force in _config.yml).
+# The HTML book. Every chapter is executed unless the execution cache holds it for the same
+# chapter source, library source, pins and platform (_ext/chapters.py; `make test` fills it).
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	@echo "The book: $(CURDIR)/$(BUILD)/html/index.html"
 
-# All tests in one pytest run on $(WORKERS) workers:
+# All tests in one pytest run on $(WORKERS) workers (--dist worksteal: idle workers take
+# pending tests from busy ones):
 #  - unit tests of metarep (tests/),
-#  - every executed chapter, converted by jupytext into $(NBTEST)/ and run by nbval
-#    (--nbval-lax: converted .md chapters carry no stored outputs to compare, so each cell
-#    must run without error and the chapters' hidden assert cells do the checking),
+#  - every chapter executed in its own kernel (tests/test_chapters.py), each cell without
+#    error, the chapters' hidden assert cells doing the checking; executions are stored in
+#    the keyed execution cache that `make book` reuses (_ext/chapters.py),
 #  - figure images against tests/baseline/ (--mpl) and fingerprints (tests/fingerprints.json).
-# Notebook cells stay together on one worker (see tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python tests/chapters.py convert $(NBTEST)
-	$(BIN)/pytest -n $(WORKERS) --durations=10 \
-	    --mpl --mpl-results-path=$(BUILD)/mpl-results \
-	    --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
-	    tests $(NBTEST)
+	$(BIN)/pytest -n $(WORKERS) --dist worksteal --durations=30 \
+	    --mpl --mpl-results-path=$(BUILD)/mpl-results tests
 
 baselines: $(STAMP)
 	rm -f tests/baseline/*.png tests/fingerprints.json

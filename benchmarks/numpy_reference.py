@@ -124,3 +124,47 @@ def run(cfg, B, W, a, steps: int, seed: int = 0):
         W += dW
         a += da
     return W, a
+
+
+def run_first_order(cfg, B, W, a, steps: int, seed: int = 0, every: int = 0):
+    """The first-order step with the population inner loop and σ_B = 0, written with its
+    loop invariants hoisted (T, the scalings): what a careful user writes for this case, and
+    the fastest NumPy loop benchmarks compare against. Draws the same numbers in the same
+    order as :func:`run` and equals it to rounding (``tests/test_sim.py``).
+
+    Returns (W, a, records): records [(t, Q, R, a)] at t = 0, every, 2·every, …, steps
+    (none if ``every`` = 0).
+    """
+    if cfg.P is not None or cfg.teacher_spread > 0 or not cfg.first_order:
+        raise ValueError("run_first_order: first_order, support 'inf' and teacher_spread 0")
+    rng = np.random.default_rng(seed)
+    W, a = W.copy(), a.copy()
+    (K, N), M = W.shape, B.shape[0]
+    b, S = cfg.query_batch, cfg.inner_steps
+    sqN = np.sqrt(N)
+    v_bar, v_std, noise = np.asarray(cfg.v_bar, dtype=float), cfg.v_std, cfg.label_noise
+    eta_in = cfg.eta_in
+    step_W, step_a = cfg.eta / (b * sqN), cfg.eta_head / (N * b)
+    t1 = 1.0 + np.diag(B @ B.T / N)
+    records = []
+    for t in range(steps + 1):
+        if every and t % every == 0:
+            records.append((t, W @ W.T / N, W @ B.T / N, a.copy()))
+        if t == steps:
+            break
+        v = v_bar + v_std * rng.standard_normal(M)
+        X = rng.standard_normal((b, N))
+        y = g(X @ B.T / sqN) @ v + noise * rng.standard_normal(b)
+        Q, R = W @ W.T / N, W @ B.T / N
+        q1 = 1.0 + np.diag(Q)
+        C = 2.0 / np.pi * np.arcsin(Q / np.sqrt(np.outer(q1, q1)))
+        Dv = 2.0 / np.pi * np.arcsin(R / np.sqrt(np.outer(q1, t1))) @ v
+        h = a
+        for _ in range(S):
+            h = h - eta_in * (C @ h - Dv)
+        lam = X @ W.T / sqN
+        gl = g(lam)
+        delta = gl @ h - y
+        W -= step_W * ((delta[:, None] * g_prime(lam) * h).T @ X)
+        a -= step_a * (gl.T @ delta)
+    return W, a, records

@@ -466,3 +466,24 @@ def test_ctrl_c_during_sim(tmp_path):
     part = Trajectory.from_csv(tmp_path / "long.csv")
     run = tomllib.loads(config_path(tmp_path / "long.csv").read_text())["run"]
     assert run["partial"] is True and run["records"] == len(part.alpha) >= 2
+
+
+def test_sim_closed_form_meta_test_error(tmp_path, capsys):
+    out = tmp_path / "sim.csv"
+    args = ["sim", "--quiet", "--set", "N=50", "--set", "alpha_max=1", "--out", str(out)]
+    assert main([*args, "--eg-method", "closed-form"]) == 0
+    traj = Trajectory.from_csv(out)
+    assert np.all(np.isfinite(traj.eg)) and np.all(traj.observables["eg_sem"] == 0)
+    assert main([*args, "--eg-method", "closed-form", "--set", "support=5"]) == 2
+    assert "closed-form meta-test error needs" in capsys.readouterr().err
+
+
+def test_cache_command_names_the_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("METAREP_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "x").mkdir(parents=True)
+    (tmp_path / "cache" / "x" / "entry").write_bytes(b"1234")
+    assert main(["cache"]) == 0
+    text = capsys.readouterr().out
+    assert str(tmp_path / "cache") in text and "1 files" in text
+    assert main(["cache", "--clear"]) == 0
+    assert not (tmp_path / "cache").exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import chapters
+import jupytext
 
 #: At most this many typed computed-looking numbers may remain in all chapters' prose.
 MAX_TYPED = 5
@@ -44,7 +45,7 @@ def _prose(nb) -> list[str]:
 
 
 def _typed(page: str) -> list[str]:
-    nb = chapters.jupytext.read(chapters.page_source(page))
+    nb = jupytext.read(chapters.page_source(page))
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     literals = set(re.findall(r"\d+\.\d+|\d+", code))
     found = []

@@ -73,6 +73,25 @@ def test_single_step_equals_numpy_reference(name):
     np.testing.assert_allclose(da, ra, rtol=0, atol=1e-12 * np.abs(ra).max())
 
 
+@pytest.mark.parametrize("eta_head", [0.7, 0.0])
+def test_fast_first_order_numpy_loop_equals_reference(eta_head):
+    """The hoisted first-order NumPy loop the whole-process benchmark times
+    (benchmarks/numpy_reference.run_first_order, population inner loop, σ_B = 0; with
+    eta_head = 0 the head initialisation stays fixed) equals the reference loop step for step
+    on the same random numbers, and so the simulator's step (above)."""
+    cfg = _config("inf-S2-first", N=N_EXACT, init_scale=1.0, a0=(0.3, -0.2, 0.5),
+                  eta_head=eta_head)
+    B, W, a = initial_weights(cfg)
+    W1, a1 = ref.run(cfg, B, W, a, 50, seed=5)
+    W2, a2, records = ref.run_first_order(cfg, B, W, a, 50, seed=5, every=25)
+    np.testing.assert_allclose(W2, W1, rtol=0, atol=1e-12 * np.abs(W1).max())
+    np.testing.assert_allclose(a2, a1, rtol=0, atol=1e-12 * max(np.abs(a1).max(), 1e-300))
+    assert [r[0] for r in records] == [0, 25, 50]
+    np.testing.assert_allclose(records[-1][1], W1 @ W1.T / cfg.N, rtol=1e-12)
+    if eta_head == 0:
+        np.testing.assert_array_equal(a2, a)
+
+
 def test_meta_step_applies_the_increment():
     cfg = _config("spread-inf-S2-full", N=N_EXACT, init_scale=1.0, a0=(0.3, -0.2, 0.5))
     B, W, a = initial_weights(cfg)
@@ -227,6 +246,39 @@ def test_fields_monte_carlo_matches_inputs(name):
     m2, s2 = sim.meta_test_error_mc(cfg, W, B, a, jax.random.PRNGKey(1), 1500, 20,
                                     method="inputs")
     assert abs(m1 - m2) / np.hypot(s1, s2) < Z_MAX
+
+
+@pytest.mark.parametrize("variant", [
+    dict(first_order=True, label_noise=0.1),                       # K = 3, M = 2, S = 1
+    dict(inner_steps=2, teacher="gaussian", eta_head=2.0),         # measured T ≠ I, S = 2
+])
+def test_closed_form_meta_test_error_agrees_with_monte_carlo(variant):
+    """With the population inner loop and σ_B = 0 the recorded meta-test error in closed form
+    (metaloss.meta_test_error of the measured Q, R, T, a) is the estimand of the independent
+    Monte-Carlo estimate at any N: they agree within the Monte-Carlo standard error at every
+    record of two seeds (|z| < Z_MAX, 2 × 5 records), a standard error below 1.5 % of the
+    error (so a bias of 6 % would fail), and the closed form's standard error is 0."""
+    cfg = Config(**{**BASE, "N": 60, "alpha_max": 4.0, "record_every": 1.0, **variant})
+    # 4096 tasks: four whole batches of the estimator (no remainder batch: one program)
+    mc = sim.simulate(cfg, seeds=2, progress=False, eg_tasks=4096, eg_test=20)
+    cf = sim.simulate(cfg, seeds=2, progress=False, eg_method="closed_form")
+    np.testing.assert_array_equal(cf.Q, mc.Q)      # the same runs
+    sem = mc.observables["eg_sem"]
+    z = (mc.eg - cf.eg) / sem
+    assert np.abs(z).max() < Z_MAX, z
+    assert np.all(sem < 0.015 * cf.eg)
+    assert np.all(cf.observables["eg_sem"] == 0)
+
+
+def test_closed_form_needs_population_loop_without_spread():
+    from metarep.errors import ConfigError
+
+    for bad in (dict(support=5), dict(teacher_spread=0.3)):
+        with pytest.raises(ConfigError, match="closed-form meta-test error needs"):
+            sim.simulate(_config("inf-S1-full", **RUN, **bad), progress=False,
+                         eg_method="closed_form")
+    with pytest.raises(ValueError, match="eg_method"):
+        sim.simulate(_config("inf-S1-full", **RUN), progress=False, eg_method="exact")
 
 
 @pytest.mark.slow

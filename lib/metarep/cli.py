@@ -1,8 +1,9 @@
 """The command line: ``metarep COMMAND …`` (also ``python -m metarep COMMAND …``).
 
 ``ode`` integrates the order-parameter equations, ``sim`` runs the microscopic simulation over
-several seeds, ``plot`` redraws a saved table and ``keys`` lists the configuration keys. The
-appendix *Reproducing and rerunning* (``book/reproducing.md``) documents them.
+several seeds, ``plot`` redraws a saved table, ``keys`` lists the configuration keys,
+``sweep`` runs a grid of either over devices and jobs into a results folder and ``cache``
+shows the persistent compilation cache. The appendix *Reproducing and rerunning* (``book/reproducing.md``) documents them.
 
 Every check that does not need the computation comes before it: the configuration (file
 values merged with ``--set`` overrides, then validated), the output paths (writable folders,
@@ -373,6 +374,10 @@ def _sim_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eg-tasks", type=_eg_tasks, default=EG_TASKS, metavar="T",
                    help=f"fresh tasks of the Monte-Carlo meta-test error at each record "
                         f"(default {EG_TASKS}; 0 skips it: eg = nan)")
+    p.add_argument("--eg-method", choices=("mc", "closed-form"), default="mc",
+                   help="meta-test error at each record: Monte-Carlo estimate (mc, default) "
+                        "or its exact value from the measured overlaps (closed-form; "
+                        "support = inf and teacher_spread = 0 only, much faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -382,6 +387,9 @@ def run_sim(args: argparse.Namespace) -> int:
     from metarep.footprint import check, sim_footprint
 
     cfg = load_config(args)
+    from metarep.simulator import check_eg_method
+
+    check_eg_method(cfg, args.eg_method.replace("-", "_"))
     if args.compare_ode:
         if args.plot is None:
             raise ConfigError("--compare-ode draws the theory on the figure: add --plot FIGURE")
@@ -394,7 +402,8 @@ def run_sim(args: argparse.Namespace) -> int:
 
     planned = len(record_steps(cfg))
     try:
-        sim = simulate(cfg, seeds=args.seeds, progress=not args.quiet, eg_tasks=args.eg_tasks)
+        sim = simulate(cfg, seeds=args.seeds, progress=not args.quiet, eg_tasks=args.eg_tasks,
+                       eg_method=args.eg_method.replace("-", "_"))
     except DivergenceError as err:
         if err.partial is not None and out.table is not None:
             save_table(args, err.partial, out, provenance(args, err.partial, planned))
@@ -480,6 +489,83 @@ def run_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_cache(args: argparse.Namespace) -> int:
+    """``metarep cache``: where the persistent compilation caches live, their size;
+    ``--clear`` deletes them."""
+    from metarep import compile_cache
+
+    root = compile_cache.root()
+    files, size = compile_cache.size(root)
+    state = "on" if compile_cache.enabled_by_environment() else \
+        f"off ({compile_cache.ENV_SWITCH}={os.environ[compile_cache.ENV_SWITCH]})"
+    print(f"compilation cache: {state}\nroot: {root}\nthis machine and software: "
+          f"{compile_cache.folder()}\n{files} files, {size / 2**20:.1f} MiB")
+    if args.clear and root.is_dir():
+        shutil.rmtree(root)
+        print(f"removed {root}")
+    return 0
+
+
+def _cache_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clear", action="store_true", help="delete the whole cache folder")
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """``metarep sweep run``: a grid of ODE integrations or simulations into a results
+    folder, over all local devices, one shard of chunks per job, resumable; ``sweep merge
+    DIR``: one table of all chunks (see :mod:`metarep.gridsweep`)."""
+    from metarep import gridsweep
+
+    if args.action == "merge":
+        _note(f"wrote {gridsweep.merge(Path(args.dir), force=args.force)}")
+        return 0
+    cfg = load_config(args)
+    shard = gridsweep.parse_shard(args.shard)
+    p = gridsweep.plan(args.kind, cfg, gridsweep.parse_grid(args.grid), seeds=args.seeds,
+                       chunk=args.chunk, eg_method=args.eg_method.replace("-", "_"),
+                       eg_tasks=args.eg_tasks)
+    import jax
+
+    devices = jax.local_devices()[:args.devices] if args.devices else None
+    done = gridsweep.run(p, Path(args.out), shard, devices, force=args.force,
+                         progress=not args.quiet)
+    left = gridsweep.missing(Path(args.out))
+    _note(f"{args.out}: {len(done['computed'])} chunks computed, {len(done['skipped'])} "
+          f"already there (shard {shard[0]}/{shard[1]}); {len(left)} of {p.n_chunks} chunks "
+          f"missing in all" + ("" if left else f"; merge with: {args.prog} sweep merge "
+                                               f"{args.out}"))
+    return 0
+
+
+def _sweep_arguments(sw: argparse.ArgumentParser) -> None:
+    actions = sw.add_subparsers(dest="action", required=True, metavar="ACTION")
+    r = actions.add_parser("run", help="compute the grid (or this job's shard of it)")
+    r.add_argument("--kind", choices=("ode", "sim"), default="ode",
+                   help="order-parameter ODE (default) or simulation")
+    r.add_argument("--grid", action="append", required=True, metavar="KEY=VALUES",
+                   help="a grid axis, repeatable: key=v1,v2,... or key=start:stop:num")
+    _config_arguments(r)
+    r.add_argument("--out", required=True, help="results folder (created, or resumed)")
+    r.add_argument("--seeds", type=_positive, default=1, help="seeds per point (sim)")
+    r.add_argument("--eg-method", choices=("mc", "closed-form"), default="mc",
+                   help="meta-test error of simulations (see sim --eg-method)")
+    r.add_argument("--eg-tasks", type=_eg_tasks, default=None, metavar="T",
+                   help="Monte-Carlo tasks of the simulations' meta-test error (see sim "
+                        "--eg-tasks)")
+    r.add_argument("--chunk", type=_positive, default=64,
+                   help="grid points per table (default 64)")
+    r.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="compute only chunks j with j mod N = I (job I of N), default 0/1")
+    r.add_argument("--devices", type=int, default=0,
+                   help="use the first D local devices (default: all)")
+    r.add_argument("--force", action="store_true",
+                   help="replace the results of another sweep in --out")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    m = actions.add_parser("merge", help="concatenate the chunks into DIR/results.csv")
+    m.add_argument("dir", help="results folder")
+    m.add_argument("--force", action="store_true", help="replace a different results.csv")
+
+
 #: The subcommands, in the order of ``--help``.
 COMMANDS: dict[str, Command] = {
     "ode": Command("integrate the order-parameter ODEs (the theory, N → ∞)",
@@ -489,6 +575,10 @@ COMMANDS: dict[str, Command] = {
     "plot": Command("redraw the overview figure of a saved table (.csv or .npz)",
                     run_plot, _plot_arguments),
     "keys": Command("list the configuration keys with their defaults and meaning", run_keys),
+    "sweep": Command("a grid of ODE runs or simulations over devices and jobs, into a folder",
+                     run_sweep, _sweep_arguments),
+    "cache": Command("show (or --clear) the persistent compilation caches",
+                     run_cache, _cache_arguments),
 }
 
 

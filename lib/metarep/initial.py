@@ -38,6 +38,7 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
+from metarep.compile_cache import persistent_jit
 from metarep.config import Config
 from metarep.errors import ConfigError
 
@@ -59,9 +60,14 @@ class OrderParameters(NamedTuple):
     T: np.ndarray
 
 
+@persistent_jit
+def _seed_keys(seed):
+    return jax.random.split(jax.random.PRNGKey(seed), 3)
+
+
 def split_keys(seed: int) -> Keys:
     """The teacher, student and run JAX keys of ``seed`` (the simulator uses ``run``)."""
-    return Keys(*jax.random.split(jax.random.PRNGKey(seed), 3))
+    return Keys(*_seed_keys(np.int64(seed)))
 
 
 #: The initial random streams and their parts (fixed once and for all).

@@ -241,7 +241,7 @@ def _divergence_error(cfg, alpha, b: int, i: int, states0: State, hps: Hyper, Q,
 def integrate_batch(cfg, alphas=None, *, states: State | None = None,
                     hypers: Hyper | None = None, T=None, on_divergence: str = "raise",
                     accuracy: str = "raise", labels: Sequence[str] | None = None,
-                    chunk: int = 1024, workers: int | None = None) -> Batch:
+                    chunk: int = 1024, workers: int | None = None, devices=None) -> Batch:
     """Integrate B runs of the ODE of ``cfg`` in one compiled, vmapped program.
 
     states: initial states with a leading axis B (State of arrays (B, K, K), (B, K, M),
@@ -259,7 +259,15 @@ def integrate_batch(cfg, alphas=None, *, states: State | None = None,
     dt when a run's estimated error — Richardson, from a second integration with step 2·dt —
     exceeds :data:`ACCURACY_TOLERANCE`), ``"warn"`` or ``"off"``. Runs are vmapped in chunks of at most ``chunk`` (all of the same size: one
     compilation), run concurrently by ``workers`` threads (default: one per available core;
-    XLA releases the GIL). Returns a :class:`Batch`.
+    XLA releases the GIL).
+
+    devices (a sequence of JAX devices): the chunks, of exactly min(``chunk``, B) runs (the
+    last one padded by repeating its last run), are spread over these devices, chunk k on
+    ``devices[k mod D]``, each running the same one-device program; the numbers therefore do
+    not depend on the number of devices (a program sharded over devices rounds some runs
+    differently). Accelerators run their chunks at the same time, one thread each; CPU
+    devices, which share the host's cores, one after the other (``workers`` is ignored).
+    Returns a :class:`Batch`.
     """
     drift.check_support(cfg)
     if on_divergence not in ("raise", "mask") or accuracy not in ("raise", "warn", "off"):
@@ -280,8 +288,13 @@ def integrate_batch(cfg, alphas=None, *, states: State | None = None,
     states = State(*(np.asarray(x, dtype=np.float64) for x in states))
     grid, drop_first = time_grid(cfg.record_alphas if alphas is None else alphas)
     grid_t = jnp.asarray(padded_grid(grid))
-    workers = max(1, min(workers or len(os.sched_getaffinity(0)), B))
-    size = min(chunk, -(-B // workers))
+    devices = list(devices) if devices else None
+    if devices:
+        workers = len(devices) if devices[0].platform != "cpu" else 1
+        size = min(chunk, B)
+    else:
+        workers = max(1, min(workers or len(os.sched_getaffinity(0)), B))
+        size = min(chunk, -(-B // workers))
 
     batched = B > 1
 
@@ -291,12 +304,17 @@ def integrate_batch(cfg, alphas=None, *, states: State | None = None,
             return _take(tree, 0)
         return _take(tree, np.minimum(np.arange(start, start + size), B - 1))
 
-    compiled = _run_chunk.lower(part(states, 0), part(hypers, 0), grid_t, cfg.dt,
-                                steps=cfg.inner_steps, first_order=cfg.first_order,
-                                batched=batched).compile()
+    def args(start, device):
+        a = (part(states, start), part(hypers, start), grid_t)
+        return a if device is None else jax.device_put(a, device)
+
+    compiled = [_run_chunk.lower(*args(0, d), cfg.dt, steps=cfg.inner_steps,
+                                 first_order=cfg.first_order, batched=batched).compile()
+                for d in (devices or [None])]
 
     def run(start, dt):
-        out = compiled(part(states, start), part(hypers, start), grid_t, dt)
+        k = (start // size) % len(compiled)
+        out = compiled[k](*args(start, devices[k] if devices else None), dt)
         if not batched:
             out = jax.tree_util.tree_map(lambda x: x[None], out)
         return jax.tree_util.tree_map(lambda x: np.asarray(x)[:B - start], out)

@@ -43,7 +43,8 @@ which costs O((K+M+P+b)²) normals instead of M·N, and the process is the same 
 
 The meta-test error is estimated microscopically (:func:`meta_test_error_mc`): fresh tasks,
 adaptation as in training, then the error on fresh test samples, without the theory's
-formulas. Everything runs in ``cfg.dtype`` (float64 by default), jitted, ``vmap``-ed over
+formulas. With the population inner loop and σ_B = 0 it is also available in closed form from
+the measured overlaps (``simulate(..., eg_method="closed_form")``), exact at any N. Everything runs in ``cfg.dtype`` (float64 by default), jitted, ``vmap``-ed over
 seeds, and unchanged on a GPU.
 """
 
@@ -60,11 +61,13 @@ import numpy as np
 
 from metarep import gaussian
 from metarep.activation import g
+from metarep.compile_cache import persistent_jit
 from metarep.config import Config
 from metarep.divergence import explain
-from metarep.errors import DivergenceError, Interrupted
+from metarep.errors import ConfigError, DivergenceError, Interrupted
 from metarep.initial import initial_weights, split_keys
 from metarep.integrals import i2_matrix
+from metarep.metaloss import TaskDist, meta_test_error
 from metarep.trajectory import Trajectory
 
 #: Default Monte-Carlo sizes of the recorded meta-test error: tasks, test samples per task.
@@ -558,7 +561,7 @@ def _loop_end(st: LoopState, B):
     return st.Lam @ st.Y + st.H @ B
 
 
-@partial(jax.jit, static_argnames="spec")
+@partial(persistent_jit, static_argnames="spec")
 def _advance(W, a, bad, B, keys, t0, t1, prm: Params, spec: Spec):
     """Steps t0 ≤ t < t1 for every seed (leading axis; step t draws with
     :func:`step_key` (key, t)).
@@ -689,18 +692,56 @@ def meta_test_error_mc(cfg: Config, W, B, a, key, n_tasks: int = EG_TASKS,
 # ---------------------------------------------------------------------------------------
 # Runs
 # ---------------------------------------------------------------------------------------
-@partial(jax.jit, static_argnames=("spec", "n_tasks", "n_test"))
-def _record(W, a, B, keys, prm, spec, n_tasks, n_test):
-    """Order parameters and Monte-Carlo meta-test error of every seed (NaN if n_tasks = 0)."""
+#: Ways to record the meta-test error of the microscopic state (:func:`simulate`).
+EG_METHODS = ("mc", "closed_form")
+
+
+def _closed_form_error(Q, R, a, T, prm: Params, spec: Spec):
+    """The meta-test error of one state from its overlaps, exactly (float64).
+
+    With the population inner loop and σ_B = 0 the adapted head and the error of a task
+    depend on (W, B) only through Q, R, T, and the fields of a fresh sample are exactly
+    Gaussian with covariance [[Q, R], [Rᵀ, T]] at any N: the error averaged over tasks and
+    samples is :func:`metarep.metaloss.meta_test_error` of the measured overlaps."""
+    f64 = lambda x: jnp.asarray(x, jnp.float64)  # noqa: E731
+    dist = TaskDist(f64(T), f64(prm.v_bar), f64(prm.v_std), jnp.zeros((), jnp.float64),
+                    f64(prm.noise))
+    return meta_test_error(f64(Q), f64(R), f64(a), dist, f64(prm.eta_in), spec.S)
+
+
+@partial(persistent_jit, static_argnames=("spec", "n_tasks", "n_test", "eg_method"))
+def _record(W, a, B, eval_keys, t, prm, spec, n_tasks, n_test, eg_method="mc"):
+    """Order parameters and meta-test error of every seed at step t: (Q, R, a, eg, eg_sem).
+
+    eg_method "mc": Monte-Carlo estimate with the keys fold_in(eval, t) and its standard
+    error (NaN if n_tasks = 0); "closed_form": :func:`_closed_form_error` of the state's
+    overlaps (standard error 0)."""
     N = spec.N
+    keys = jax.vmap(jax.random.fold_in, (0, None))(eval_keys, t)
     Q = jnp.einsum("skn,sln->skl", W, W) / N
     R = jnp.einsum("skn,smn->skm", W, B) / N
     if n_tasks == 0:
         nan = jnp.full(W.shape[:1], jnp.nan, W.dtype)
         return Q, R, a, nan, nan
+    if eg_method == "closed_form":
+        T = jnp.einsum("smn,sln->sml", B, B) / N
+        eg = jax.vmap(lambda *x: _closed_form_error(*x, prm, spec))(Q, R, a, T)
+        return Q, R, a, eg.astype(W.dtype), jnp.zeros_like(eg, W.dtype)
     eg, sem = jax.vmap(lambda W, a, B, k: _eg_mc(W, a, B, k, prm, spec, n_tasks, n_test,
                                                  "fields"))(W, a, B, keys)
     return Q, R, a, eg, sem
+
+
+def check_eg_method(cfg: Config, eg_method: str) -> None:
+    """Raise ValueError for an unknown ``eg_method`` (:data:`EG_METHODS`), ConfigError when
+    ``"closed_form"`` does not apply to ``cfg`` (a finite support or σ_B > 0)."""
+    if eg_method not in EG_METHODS:
+        raise ValueError(f"eg_method must be one of {EG_METHODS}, got {eg_method!r}")
+    if eg_method == "closed_form" and (cfg.P is not None or cfg.teacher_spread > 0):
+        raise ConfigError(
+            "the closed-form meta-test error needs support = \"inf\" and teacher_spread = 0 "
+            f"(got support = {cfg.support!r}, teacher_spread = {cfg.teacher_spread:g}); "
+            "use the Monte-Carlo estimate (eg_method \"mc\")")
 
 
 def _divergence(cfg: Config, W, a, B, t: int) -> DivergenceError:
@@ -716,8 +757,13 @@ def _divergence(cfg: Config, W, a, B, t: int) -> DivergenceError:
 def run_keys(seed: int) -> tuple[jax.Array, jax.Array]:
     """(train, eval) keys of a seed's run stream ``split_keys(seed).run``: training step t
     uses :func:`step_key` (train, t), the record at step t uses ``fold_in(eval, t)``."""
-    train, evaluation = jax.random.split(split_keys(seed).run)
+    train, evaluation = _split2(split_keys(seed).run)
     return train, evaluation
+
+
+@persistent_jit
+def _split2(key):
+    return jax.random.split(key)
 
 
 def advance(cfg: Config, W, a, B, train_keys, t0: int, t1: int):
@@ -731,15 +777,16 @@ def advance(cfg: Config, W, a, B, train_keys, t0: int, t1: int):
     some seed becomes non-finite.
     """
     W, a, B = _cast(cfg, W, a, B)
-    bad = jnp.full(W.shape[:1], -1, dtype=jnp.int64)
+    bad = np.full(W.shape[:1], -1, dtype=np.int64)
     prm, spec = params_of(cfg), spec_of(cfg)
-    W1, a1, bad = _advance(W, a, bad, B, train_keys, int(t0), int(t1), prm, spec)
-    if int(jnp.max(bad)) >= 0:
-        s = int(jnp.argmax(bad >= 0))
+    W1, a1, bad = _advance(W, a, bad, B, train_keys, int(t0), int(t1), prm, spec=spec)
+    bad = np.asarray(bad)
+    if bad.max() >= 0:
+        s = int(np.argmax(bad >= 0))
         t = int(bad[s])
         # the last finite state: the steps of the seeds up to (not including) step t
-        Wl, al, _ = _advance(W, a, jnp.full(W.shape[:1], -1, dtype=jnp.int64), B, train_keys,
-                             int(t0), t, prm, spec) if t > t0 else (W, a, None)
+        Wl, al, _ = _advance(W, a, np.full(W.shape[:1], -1, dtype=np.int64), B, train_keys,
+                             int(t0), t, prm, spec=spec) if t > t0 else (W, a, None)
         raise _divergence(cfg, Wl[s], al[s], B[s], t)
     return W1, a1
 
@@ -782,7 +829,8 @@ def _partial_on_interrupt(records: list, recorded, planned: int):
 
 
 def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress: bool = True,
-             eg_tasks: int = EG_TASKS, eg_test: int = EG_TEST) -> Trajectory:
+             eg_tasks: int = EG_TASKS, eg_test: int = EG_TEST,
+             eg_method: str = "mc", device=None) -> Trajectory:
     """Simulate the microscopic process for several seeds and record it.
 
     seeds: n (seeds cfg.seed … cfg.seed + n − 1) or a sequence of seeds; each seed has its own
@@ -792,11 +840,16 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     dropped). Between records the steps run inside one compiled loop (vmapped over seeds);
     the progress bar advances per chunk of at most N steps.
 
-    Recorded per seed and time: Q (K, K), R (K, M), a (K,), ``eg`` = Monte-Carlo meta-test
-    error (:func:`meta_test_error_mc`, ``eg_tasks`` tasks × ``eg_test`` test samples) and its
-    standard error as the observable ``eg_sem`` (both NaN with ``eg_tasks = 0``, which skips
-    the estimate). The Trajectory's T is each seed's B Bᵀ/N, shape (seeds, M, M) (I, (M, M),
-    for the orthogonal teacher).
+    Recorded per seed and time: Q (K, K), R (K, M), a (K,), ``eg`` = meta-test error and its
+    standard error as the observable ``eg_sem``. ``eg_method = "mc"`` (default): the
+    Monte-Carlo estimate :func:`meta_test_error_mc` (``eg_tasks`` tasks × ``eg_test`` test
+    samples), independent of the theory's formulas; ``"closed_form"`` (population inner loop
+    and σ_B = 0 only, else :class:`~metarep.errors.ConfigError`): the exact value for the
+    recorded state, :func:`metarep.metaloss.meta_test_error` of its measured Q, R, T, a
+    (``eg_sem`` = 0), much cheaper when records are many. ``eg_tasks = 0`` skips the meta-test
+    error (NaN). The Trajectory's T is each seed's B Bᵀ/N, shape (seeds, M, M) (I, (M, M),
+    for the orthogonal teacher). ``device``: the JAX device to run on (default: JAX's default
+    device); runs on several devices give the same numbers as on one.
 
     Raises :class:`~metarep.errors.DivergenceError` if W or a becomes non-finite (its
     ``partial`` attribute holds the records completed before, or None). On
@@ -808,6 +861,7 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
 
     if eg_tasks == 1 or eg_tasks < 0 or eg_test < 1:
         raise ValueError("eg_tasks must be 0 (no estimate) or >= 2, and eg_test >= 1")
+    check_eg_method(cfg, eg_method)
     seed_list = _seed_list(cfg, seeds)
     steps = record_steps(cfg, alphas)
     spec, prm = spec_of(cfg), params_of(cfg)
@@ -815,8 +869,10 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
     B, W, a = (jnp.asarray(np.stack(x), dtype=jnp.dtype(cfg.dtype)) for x in zip(*init))
     T = (np.eye(cfg.M) if cfg.teacher == "orthogonal"
          else np.stack([b @ b.T / cfg.N for b, _, _ in init]))
-    train_keys, eval_keys = (jnp.stack(k) for k in zip(*(run_keys(s) for s in seed_list)))
-    fold = jax.vmap(jax.random.fold_in, (0, None))
+    train_keys, eval_keys = (np.stack(k) for k in zip(*(run_keys(s) for s in seed_list)))
+    if device is not None:
+        B, W, a, train_keys, eval_keys = jax.device_put((B, W, a, train_keys, eval_keys),
+                                                        device)
     records = []
     t = 0
 
@@ -835,8 +891,9 @@ def simulate(cfg: Config, seeds: int | Sequence[int] = 1, alphas=None, progress:
                 W, a = advance(cfg, W, a, B, train_keys, t, t_next)
                 bar.update(t_next - t)
                 t = t_next
-            records.append(_record(W, a, B, fold(eval_keys, int(target)), prm, spec,
-                                   int(eg_tasks), int(eg_test)))
+            records.append(_record(W, a, B, eval_keys, int(target), prm, spec=spec,
+                                   n_tasks=int(eg_tasks), n_test=int(eg_test),
+                                   eg_method=eg_method))
     return recorded()
 
 
@@ -850,4 +907,5 @@ def simulate_sizes(cfg: Config, sizes: Sequence[int], seeds, alphas=None,
 
 
 __all__ = ["simulate", "simulate_sizes", "advance", "meta_step", "sample_task", "task_increment", "Task", "step_increments", "meta_test_error_mc", "xi_overlaps",
-           "record_steps", "run_keys", "step_key", "Spec", "Params", "spec_of", "params_of", "EG_TASKS", "EG_TEST"]
+           "record_steps", "run_keys", "step_key", "Spec", "Params", "spec_of", "params_of", "EG_TASKS", "EG_TEST",
+           "EG_METHODS", "check_eg_method"]

@@ -82,35 +82,53 @@ def _check(name: str, vals: np.ndarray) -> None:
 
 
 def sweep(cfg, grid: dict, alphas=None, *, state0=None, T=None, chunk: int = 1024,
-          workers: int | None = None):
+          workers: int | None = None, points: bool = False, devices=None):
     """Integrate the ODE of ``cfg`` at every point of the outer-product ``grid``.
 
     grid: {key: 1-d values} with keys from :data:`SWEEPABLE` (``v_mean`` sets all readout
     means). alphas: record times (default cfg.record_alphas). state0, T: as in
     :func:`metarep.ode.integrate`. Runs are those of :func:`metarep.ode.integrate_batch`
-    (``chunk``, ``workers``) with ``on_divergence="mask"``; an inaccurate integration warns.
-    Returns a :class:`SweepResult`.
+    (``chunk``, ``workers``, ``devices``) with ``on_divergence="mask"``; an inaccurate
+    integration warns. ``points = True``: the values of ``grid`` are the coordinates of G
+    points (one value per point and key, equal lengths), not the axes of an outer product;
+    the result has one grid axis of length G. Returns a :class:`SweepResult`.
     """
-    return sweeps(cfg, [grid], alphas, state0=state0, T=T, chunk=chunk, workers=workers)[0]
+    return sweeps(cfg, [grid], alphas, state0=state0, T=T, chunk=chunk, workers=workers,
+                  points=points, devices=devices)[0]
+
+
+def _layout(grid: dict, points: bool):
+    """(names, values, shape, {key: (G,) coordinates}) of an outer-product grid, or of a
+    list of points (``points``)."""
+    names = tuple(grid)
+    values = tuple(np.atleast_1d(np.asarray(grid[k], dtype=float)) for k in names)
+    for name, vals in zip(names, values):
+        _check(name, vals)
+    if points:
+        if len({len(v) for v in values}) != 1:
+            raise ConfigError("sweep points: every key needs one value per point "
+                              f"(got {dict(zip(names, map(len, values)))})")
+        return names, values, (len(values[0]),), dict(zip(names, values))
+    mesh = np.meshgrid(*values, indexing="ij")
+    return (names, values, tuple(len(v) for v in values),
+            {k: m.ravel() for k, m in zip(names, mesh)})
 
 
 def sweeps(cfg, grids, alphas=None, *, state0=None, T=None, chunk: int = 1024,
-           workers: int | None = None, accuracy: str = "warn") -> list:
+           workers: int | None = None, accuracy: str = "warn", points: bool = False,
+           devices=None) -> list:
     """:func:`sweep` of several outer-product grids of the same configuration structure (the
     same K, M, S, meta-gradient, dt and record times) in one batch: one compiled program for
     all their points. ``grids``: a sequence of {key: 1-d values}; the grids may sweep
     different keys. ``accuracy`` as in :func:`metarep.ode.integrate_batch` (the estimate is
-    in each result's ``error`` unless ``"off"``). Returns one :class:`SweepResult` per grid.
+    in each result's ``error`` unless ``"off"``); ``points`` and ``devices`` as in
+    :func:`sweep`. Returns one :class:`SweepResult` per grid.
     """
     layouts, parts = [], []
     for grid in grids:
-        names = tuple(grid)
-        values = tuple(np.atleast_1d(np.asarray(grid[k], dtype=float)) for k in names)
-        for name, vals in zip(names, values):
-            _check(name, vals)
-        mesh = np.meshgrid(*values, indexing="ij")
-        layouts.append((names, values, tuple(len(v) for v in values)))
-        parts.append({k: m.ravel() for k, m in zip(names, mesh)})
+        names, values, shape, part = _layout(grid, points)
+        layouts.append((names, values, shape))
+        parts.append(part)
     sizes = [int(np.prod(shape)) for _, _, shape in layouts]
     G = sum(sizes)
     if state0 is None:
@@ -121,7 +139,7 @@ def sweeps(cfg, grids, alphas=None, *, state0=None, T=None, chunk: int = 1024,
                                     *(grid_hypers(cfg, part, T) for part in parts))
     run = ode.integrate_batch(cfg, alphas, states=states, hypers=hypers,
                               on_divergence="mask", accuracy=accuracy, chunk=chunk,
-                              workers=workers)
+                              workers=workers, devices=devices)
     out, start = [], 0
     for (names, values, shape), size in zip(layouts, sizes):
         sl = slice(start, start + size)
