@@ -313,6 +313,12 @@ def test_size_agreement_detects_a_wrong_limit():
     np.testing.assert_allclose(ag.t, ag.excess / fit.limit_se)
     np.testing.assert_allclose(ag.p, 2 * stats.t.sf(ag.t, fit.limit_df))
     assert ag.p.shape == (3,) and ag.false_alarm == 1e-3
+    # the slope test: t and p of β̂ against a given value
+    sl = fit.test("slope", 50.0, 0.05)
+    np.testing.assert_allclose(sl.t, np.abs(fit.slope - 50) / fit.slope_se)
+    np.testing.assert_allclose(sl.p, 2 * stats.t.sf(sl.t, fit.slope_df))
+    with pytest.raises(ValueError, match="limit"):
+        fit.test("bias")
 
 
 # -- phases ---------------------------------------------------------------------------------

@@ -199,6 +199,24 @@ class SizeFit(NamedTuple):
         """The fitted bias slope/N of the seed mean at size N."""
         return self.slope / float(N)
 
+    def test(self, which: str, value=0.0, false_alarm: float = 1e-3) -> "Agreement":
+        """Two-sided Student-t tests (Welch degrees of freedom) of ``which`` = ``"limit"``
+        or ``"slope"`` = ``value`` for every entry, Holm's correction over the entries at
+        the family-wise rate ``false_alarm``: an :class:`Agreement` with
+        excess = |estimate − value| and t = excess/s.e. The limit test is
+        :func:`size_agreement`; the slope test of N·(deviation) checks the 1/N law itself
+        (its slope is the 1/N² coefficient of the bias)."""
+        from scipy import stats
+
+        if which not in ("limit", "slope"):
+            raise ValueError(f"which must be 'limit' or 'slope', got {which!r}")
+        est, se, df = ((self.limit, self.limit_se, self.limit_df) if which == "limit"
+                       else (self.slope, self.slope_se, self.slope_df))
+        excess = np.abs(est - np.asarray(value, dtype=float))
+        t = excess / se
+        p = np.minimum(2 * stats.t.sf(t, df), 1.0)
+        return Agreement(excess, t, p, holm(p, false_alarm), float(false_alarm))
+
 
 def _by_size(samples_by_size: Mapping[int, object], axis: int):
     if len(samples_by_size) < 2:
@@ -305,13 +323,7 @@ def size_agreement(samples_by_size: Mapping[int, object], theory, false_alarm: f
     bias, for sizes N/4 and N with 16 seeds each and three entries at 10⁻³). Returns an :class:`Agreement` over the
     entries, with excess = |limit − theory| and t = excess/s.e.
     """
-    from scipy import stats
-
-    fit = size_fit(samples_by_size, axis)
-    excess = np.abs(fit.limit - np.asarray(theory, dtype=float))
-    t = excess / fit.limit_se
-    p = np.minimum(2 * stats.t.sf(t, fit.limit_df), 1.0)
-    return Agreement(excess, t, p, holm(p, false_alarm), float(false_alarm))
+    return size_fit(samples_by_size, axis).test("limit", theory, false_alarm)
 
 def rms_over_seeds(dev) -> tuple[float, float]:
     """RMS of deviations ``dev`` (seeds, ...) over everything, and its standard error across

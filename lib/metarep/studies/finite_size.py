@@ -1,10 +1,21 @@
 r"""Finite-size effects: the computations and figures of the chapter "Finite-size effects"
 (``book/finite_size.md``).
 
-Each run at finite N is compared with the ODE started from its own initial order parameters
-(:func:`own_ode`): the RMS deviation over an early window (O(1/√N)), its √N-scaled time
-course (amplified on the plateau), and the specialization times of runs and ODEs with the fit
-α_spec = c + B ln N (:meth:`FiniteSize.plateau_fit`).
+* **From a symmetric start** (:func:`finite_size`): each run at finite N is compared with the
+  ODE started from its own initial order parameters (:func:`own_ode`): the RMS deviation over
+  an early window (O(1/√N)), its √N-scaled time course (amplified on the plateau), and the
+  specialization times of runs and ODEs with the fit α_spec = c + B ln N
+  (:meth:`FiniteSize.plateau_fit`), to be compared with 1/(2λ), λ the escape rate of the
+  plateau fixed point (:func:`plateau_rate`).
+* **Through specialization from an asymmetric start** (:func:`convergence`): runs at several
+  N from one explicit state whose symmetry-breaking components are O(1), against the ODE
+  from that state: per run, the largest gap over α of the meta-test error of its state and
+  the gap of its specialization time; their root mean square over runs falls like 1/√N
+  (:meth:`Convergence.exponent`), and their seed means extrapolate to zero as N → ∞
+  (:meth:`Convergence.limit_test`).
+* **Sensitivity of the ODE to its initial state** (:func:`amplification`): the largest
+  singular value of the tangent map ∂x(α)/∂x(0), by central differences — how much a
+  deviation of a run at α = 0 is amplified by α.
 """
 
 from __future__ import annotations
@@ -14,10 +25,11 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import drift, ode
-from metarep.analysis import fit_line, rms_over_seeds, seed_stats, specialization_time
+from metarep import drift, linear, ode, simulator
+from metarep.analysis import (Agreement, fit_line, loglog_slope, rms_over_seeds, seed_stats,
+                              size_agreement, specialization_time)
 from metarep.config import Config
-from metarep.linear import state_vector
+from metarep.linear import state_from_vector, state_vector
 from metarep.plotting import ALPHA_LABEL, style
 from metarep.trajectory import Trajectory
 
@@ -103,6 +115,109 @@ def finite_size(sims: dict[int, Trajectory], window: float) -> FiniteSize:
     return FiniteSize(np.array(sizes, dtype=float), alpha, float(window), out["curve"],
                       np.array(out["dev"]), np.array(out["se"]), out["t_sim"], out["t_ode"],
                       out["s_sim"], out["s_ode"])
+
+
+def plateau_rate(cfg: Config, theory: Trajectory) -> float:
+    """Escape rate λ of the plateau: the largest real part among the odd modes (those that
+    leave the teacher-symmetric subspace) of the Jacobian at the plateau fixed point
+    (:func:`metarep.linear.plateau_fixed_point`, :func:`metarep.linear.modes`), found from
+    the last state of ``theory``, an ODE run that stays in that subspace (no seed axis)."""
+    fp = linear.plateau_fixed_point(cfg, (theory.Q[-1], theory.R[-1], theory.a[-1]))
+    return linear.modes(fp.J, cfg.K, cfg.M, cfg.eta_head > 0).rate
+
+
+# -- convergence through specialization -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Convergence:
+    """Runs at several N from one explicit initial state against the ODE from that state.
+
+    label: a name (e.g. the rates); N (n,); alpha (r,); eg_ode (r,) and t_ode: the ODE's
+    meta-test error and specialization time; eg_sim: list over N of (seeds, r), the
+    closed-form meta-test error of every run's recorded states; t_sim: list over N of
+    (seeds,) the runs' specialization times (index reaching 1/2, interpolated).
+    """
+
+    label: str
+    N: np.ndarray
+    alpha: np.ndarray
+    eg_ode: np.ndarray
+    t_ode: float
+    eg_sim: list
+    t_sim: list
+
+    def gaps(self, which: str) -> list:
+        """Per N, one gap per run: ``"eg"``, the largest |ε_g(run) − ε_g(ODE)| over the
+        records; ``"t"``, t_spec(run) − t_spec(ODE)."""
+        if which == "eg":
+            return [np.max(np.abs(e - self.eg_ode), axis=1) for e in self.eg_sim]
+        if which == "t":
+            return [t - self.t_ode for t in self.t_sim]
+        raise ValueError(f"which must be 'eg' or 't', got {which!r}")
+
+    def rms(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """Root mean square over runs of :meth:`gaps` at each N and its standard error
+        (:func:`metarep.analysis.rms_over_seeds`): (n,), (n,)."""
+        out = [rms_over_seeds(g[:, None]) for g in self.gaps(which)]
+        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+
+    def exponent(self, which: str) -> tuple[float, float]:
+        """Log-log slope of :meth:`rms` against N and its standard error
+        (:func:`metarep.analysis.loglog_slope`); a run deviates from the ODE by O(1/√N),
+        so the prediction is −1/2."""
+        return loglog_slope(self.N, *self.rms(which))
+
+    def limit_test(self, false_alarm: float = 1e-3) -> Agreement:
+        """The statistics policy's test (:func:`metarep.analysis.size_agreement`) that the
+        seed means of the deviations ε_g(run) − ε_g(ODE) at every record after α = 0 and of
+        t_spec(run) − t_spec(ODE) extrapolate to zero as N → ∞ (bias β/N measured from all
+        sizes), Holm's correction over all of them at the family-wise rate ``false_alarm``.
+        The entries are the records (α > 0), then the specialization time."""
+        samples = {int(N): np.concatenate([(e - self.eg_ode)[:, 1:], t[:, None] - self.t_ode],
+                                          axis=1)
+                   for N, e, t in zip(self.N, self.eg_sim, self.t_sim)}
+        return size_agreement(samples, 0.0, false_alarm)
+
+
+def convergence(cfg: Config, sizes, seeds: int, label: str = "") -> Convergence:
+    """Simulate ``cfg`` (explicit Q0, R0, a0: every run and the ODE start there exactly) at
+    each N in ``sizes`` with ``seeds`` runs (vmapped), recording the order parameters only
+    (``eg_tasks=0``), and compare with the ODE from that state. Every run and the ODE must
+    specialize by ``cfg.alpha_max``."""
+    if cfg.Q0 is None:
+        raise ValueError("convergence needs an explicit initial state (Q0, R0, a0)")
+    theory = ode.integrate(cfg)
+    t_ode = float(specialization_time(theory.alpha, theory.observables["specialization"]))
+    eg_sim, t_sim = [], []
+    for N in sorted(int(n) for n in sizes):
+        sim = simulator.simulate(cfg.replace(N=N), seeds=seeds, alphas=theory.alpha,
+                                 progress=False, eg_tasks=0)
+        if not np.allclose(sim.alpha, theory.alpha):
+            raise ValueError(f"the records at N = {N} are not at the ODE's times: choose "
+                             "record_every as a multiple of 1/N")
+        eg_sim.append(sim.state_error())
+        t_sim.append(specialization_time(sim.alpha, sim.specialization()))
+    if not (np.isfinite(t_ode) and all(np.all(np.isfinite(t)) for t in t_sim)):
+        raise ValueError(f"not every run specializes by alpha_max = {cfg.alpha_max:g}")
+    return Convergence(label, np.array(sorted(sizes), dtype=float), theory.alpha, theory.eg,
+                       t_ode, eg_sim, t_sim)
+
+
+def amplification(cfg: Config, alphas=None, h: float = 1e-6) -> np.ndarray:
+    """Largest singular value of the tangent map ∂x(α)/∂x(0) of the ODE of ``cfg`` from its
+    explicit initial state, x = (Q_ij i ≤ j, R, a) (:func:`metarep.linear.state_vector`), at
+    the records ``alphas`` (default ``cfg.record_alphas``): central differences with step
+    ``h`` in each coordinate, all runs in one batch. Shape (r,)."""
+    K, M, learn = cfg.K, cfg.M, cfg.eta_head > 0
+    x0 = np.asarray(state_vector(cfg.Q0_array, cfg.R0_array, cfg.a0_array, learn))
+    n = len(x0)
+    shifted = np.concatenate([x0 + h * np.eye(n), x0 - h * np.eye(n)])
+    states = [state_from_vector(x, K, M, cfg.a0_array, learn) for x in shifted]
+    run = ode.integrate_batch(cfg, alphas, states=ode.stack_states(
+        [(np.asarray(st.Q), np.asarray(st.R), np.asarray(st.a)) for st in states]))
+    X = np.asarray(state_vector(run.Q, run.R, run.a, learn))        # (2n, r, n)
+    J = (X[:n] - X[n:]) / (2 * h)                                    # (n in, r, n out)
+    return np.linalg.svd(np.moveaxis(J, 1, 0), compute_uv=False)[:, 0]
 
 
 def _size_colors(n: int):

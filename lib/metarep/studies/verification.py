@@ -155,19 +155,9 @@ class Deviation:
         return loglog_slope(self.N, self.overlap_rms, self.overlap_rms_se)
 
 
-def state_error(traj: Trajectory, cfg: Config | None = None) -> np.ndarray:
-    """Closed-form meta-test error F(Q, R, a) (book equation ``eq-metaloss``) of every
-    recorded state of ``traj`` (shape of ``traj.eg``), with the task distribution of ``cfg``
-    (default ``traj.config``) and the trajectory's T (per seed when it has one)."""
-    cfg = traj.config if cfg is None else cfg
-
-    def one(Q, R, a, T):
-        dist = metaloss.task_dist(cfg, T)
-        return metaloss.meta_test_error(Q, R, a, dist, cfg.eta_in, cfg.inner_steps)
-
-    f = jax.jit(jnp.vectorize(one, signature="(k,k),(k,m),(k),(m,m)->()"))
-    return np.asarray(f(jnp.asarray(traj.Q), jnp.asarray(traj.R), jnp.asarray(traj.a),
-                        jnp.asarray(traj.T_records)))
+#: The closed-form meta-test error of every recorded state of a trajectory:
+#: :meth:`metarep.trajectory.Trajectory.state_error` as a function of (traj, cfg=None).
+state_error = Trajectory.state_error
 
 
 def trajectory_deviation(theory: Trajectory, sims: dict[int, Trajectory]) -> Deviation:
