@@ -224,7 +224,8 @@ def _by_size(samples_by_size: Mapping[int, object], axis: int):
     sizes = np.array(sorted(int(n) for n in samples_by_size), dtype=float)
     if sizes[0] < 1 or len(set(sizes)) != len(sizes):
         raise ValueError(f"sizes must be distinct positive integers, got {sorted(samples_by_size)}")
-    stats_ = [seed_stats(samples_by_size[int(n)], axis=axis) for n in sizes]
+    stats_ = [v if isinstance(v, SeedStats) else seed_stats(v, axis=axis)
+              for v in (samples_by_size[int(n)] for n in sizes)]
     shapes = {st.mean.shape for st in stats_}
     if len(shapes) != 1:
         raise ValueError(f"the samples at the sizes {sizes.astype(int).tolist()} compare "
@@ -246,7 +247,7 @@ def size_fit(samples_by_size: Mapping[int, object], axis: int = 0) -> SizeFit:
 
     ``samples_by_size``: {N: samples}, each with the seed axis ``axis`` and the same
     remaining shape (e.g. the deviation sim − theory of every run at every record; different
-    N may have different numbers of seeds). Away from symmetry breaking the bias of a seed
+    N may have different numbers of seeds), or {N: :class:`SeedStats`} of such samples. Away from symmetry breaking the bias of a seed
     mean is β/N + O(1/N²) (the fluctuations of a run are O(1/√N), and every nonlinearity of
     the drift or of the observable turns their variance into an O(1/N) shift of the mean),
     so the means lie on a line in 1/N. The fit is least squares weighted by 1/sem²; with two

@@ -26,8 +26,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from metarep import drift, linear, ode, simulator
-from metarep.analysis import (Agreement, fit_line, loglog_slope, rms_over_seeds, seed_stats,
-                              size_agreement, specialization_time)
+from metarep.analysis import (Agreement, fit_line, rms_over_seeds, seed_stats, size_agreement,
+                              specialization_time)
 from metarep.config import Config
 from metarep.linear import state_from_vector, state_vector
 from metarep.plotting import ALPHA_LABEL, style
@@ -135,7 +135,12 @@ class Convergence:
     label: a name (e.g. the rates); N (n,); alpha (r,); eg_ode (r,) and t_ode: the ODE's
     meta-test error and specialization time; eg_sim: list over N of (seeds, r), the
     closed-form meta-test error of every run's recorded states; t_sim: list over N of
-    (seeds,) the runs' specialization times (index reaching 1/2, interpolated).
+    (seeds,) the runs' specialization times (index reaching 1/2, interpolated). Every size
+    has the same number of runs.
+
+    A run's gap to the ODE is a bias (the same for every run, O(1/N): tested by
+    :meth:`limit_test`) plus a fluctuation (different in every run, O(1/√N): its size is
+    :meth:`spread`, its scaling :meth:`exponent`).
     """
 
     label: str
@@ -146,36 +151,45 @@ class Convergence:
     eg_sim: list
     t_sim: list
 
+    @property
+    def seeds(self) -> int:
+        return len(self.t_sim[0])
+
     def gaps(self, which: str) -> list:
-        """Per N, one gap per run: ``"eg"``, the largest |ε_g(run) − ε_g(ODE)| over the
-        records; ``"t"``, t_spec(run) − t_spec(ODE)."""
+        """Per N, the gaps of the runs: ``"eg"``, ε_g(run) − ε_g(ODE) at every record
+        (seeds, r); ``"t"``, t_spec(run) − t_spec(ODE) (seeds,)."""
         if which == "eg":
-            return [np.max(np.abs(e - self.eg_ode), axis=1) for e in self.eg_sim]
+            return [e - self.eg_ode for e in self.eg_sim]
         if which == "t":
             return [t - self.t_ode for t in self.t_sim]
         raise ValueError(f"which must be 'eg' or 't', got {which!r}")
 
-    def rms(self, which: str) -> tuple[np.ndarray, np.ndarray]:
-        """Root mean square over runs of :meth:`gaps` at each N and its standard error
-        (:func:`metarep.analysis.rms_over_seeds`): (n,), (n,)."""
-        out = [rms_over_seeds(g[:, None]) for g in self.gaps(which)]
-        return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+    def spread(self, which: str) -> np.ndarray:
+        """The size of a run's fluctuation about the seed mean at each N, (n,): for ``"t"``
+        the standard deviation over runs of the specialization-time gap; for ``"eg"`` the
+        largest over α of the standard deviation over runs of the gap of ε_g."""
+        sd = [np.std(g, axis=0, ddof=1) for g in self.gaps(which)]
+        return np.array([np.max(x) for x in sd])
 
     def exponent(self, which: str) -> tuple[float, float]:
-        """Log-log slope of :meth:`rms` against N and its standard error
-        (:func:`metarep.analysis.loglog_slope`); a run deviates from the ODE by O(1/√N),
-        so the prediction is −1/2."""
-        return loglog_slope(self.N, *self.rms(which))
+        """Slope p of log :meth:`spread` against log N and its standard error; the
+        prediction is p = −1/2. Fitted by least squares with the standard error of the log
+        of a standard deviation of n Gaussian samples, 1/√(2(n − 1)), at every N (the same
+        n at every N, so its small-sample bias cancels in the slope). For ``"eg"``, the
+        largest of several correlated standard deviations fluctuates less than one of them:
+        the standard error is then an upper bound."""
+        y_se = np.full(len(self.N), 1.0 / np.sqrt(2.0 * (self.seeds - 1)))
+        slope, se, _ = fit_line(np.log(self.N), np.log(self.spread(which)), y_se)
+        return slope, se
 
     def limit_test(self, false_alarm: float = 1e-3) -> Agreement:
         """The statistics policy's test (:func:`metarep.analysis.size_agreement`) that the
-        seed means of the deviations ε_g(run) − ε_g(ODE) at every record after α = 0 and of
-        t_spec(run) − t_spec(ODE) extrapolate to zero as N → ∞ (bias β/N measured from all
-        sizes), Holm's correction over all of them at the family-wise rate ``false_alarm``.
-        The entries are the records (α > 0), then the specialization time."""
-        samples = {int(N): np.concatenate([(e - self.eg_ode)[:, 1:], t[:, None] - self.t_ode],
-                                          axis=1)
-                   for N, e, t in zip(self.N, self.eg_sim, self.t_sim)}
+        seed means of the gaps of ε_g at every record after α = 0 and of the specialization
+        time extrapolate to zero as N → ∞ (bias β/N measured from all sizes), Holm's
+        correction over all of them at the family-wise rate ``false_alarm``. Entries: the
+        records (α > 0), then the specialization time."""
+        samples = {int(N): np.concatenate([e[:, 1:], t[:, None]], axis=1)
+                   for N, e, t in zip(self.N, self.gaps("eg"), self.gaps("t"))}
         return size_agreement(samples, 0.0, false_alarm)
 
 
@@ -306,5 +320,100 @@ def plot_finite_size_scaling(fs: FiniteSize):
         ax.legend(loc="lower right")
     return fig
 
-__all__ = ["own_ode", "FiniteSize", "finite_size", "plot_finite_size_runs",
-           "plot_finite_size_scaling"]
+
+def odd_rate_along(cfg: Config, theory: Trajectory) -> np.ndarray:
+    """The local escape rate λ_odd(α) along a theory trajectory in the teacher-symmetric
+    subspace (no seed axis): at every record, the largest real part among the odd modes of
+    the Jacobian there (:func:`metarep.linear.local_modes`). Shape (r,)."""
+    return np.array([linear.local_modes(cfg, (theory.Q[i], theory.R[i], theory.a[i])).rate
+                     for i in range(len(theory.alpha))])
+
+
+def plot_convergence(convs: list):
+    """Convergence through specialization, one column per :class:`Convergence`.
+
+    Top: the ODE's meta-test error (line) and the seed mean of the runs (markers, ±1 s.e.)
+    at the smallest and the largest N, with the ODE's specialization time (dotted). Bottom
+    left: the spread over runs of the gap of ε_g (largest over α) against N; bottom right:
+    the spread of the specialization-time gap; both log-log with ±1 s.e., the fitted power
+    law (line) and its exponent in the legend."""
+    colors = [f"C{i}" for i in range(len(convs))]
+    with style():
+        fig = plt.figure(figsize=(9.0, 6.2))
+        grid = fig.add_gridspec(2, max(2, len(convs)), height_ratios=[1.0, 1.0])
+        for c, cv in enumerate(convs):
+            ax = fig.add_subplot(grid[0, c])
+            ax.plot(cv.alpha, cv.eg_ode, color="k", lw=1.2, label="theory (ODE)")
+            for i, mk in ((0, "o"), (len(cv.N) - 1, "s")):
+                st = seed_stats(cv.eg_sim[i])
+                ax.errorbar(cv.alpha, st.mean, yerr=st.sem, fmt=mk, ms=3.5, color=colors[c],
+                            mfc="white" if i == 0 else colors[c], mew=0.9, elinewidth=0.8,
+                            label=f"simulation, N = {int(cv.N[i])} ({cv.seeds} runs)",
+                            zorder=3)
+            ax.axvline(cv.t_ode, color="0.5", ls=":", lw=0.9,
+                       label=r"ODE: specialization index $= 1/2$")
+            ax.set_xlabel(ALPHA_LABEL)
+            ax.set_ylabel(r"meta-test error $\epsilon_g$")
+            ax.set_title(cv.label)
+            ax.legend(fontsize=7.5)
+        for col, (which, ylabel) in enumerate((
+                ("eg", r"spread of $\epsilon_g - \epsilon_g^{\mathrm{ODE}}$ (largest over $\alpha$)"),
+                ("t", r"spread of $\alpha_\mathrm{spec} - \alpha_\mathrm{spec}^{\mathrm{ODE}}$"))):
+            ax = fig.add_subplot(grid[1, col])
+            for c, cv in enumerate(convs):
+                y = cv.spread(which)
+                y_se = y / np.sqrt(2.0 * (cv.seeds - 1))
+                p, p_se = cv.exponent(which)
+                _, _, icpt = fit_line(np.log(cv.N), np.log(y), np.full(len(y), 1.0))
+                ax.errorbar(cv.N, y, yerr=y_se, fmt="o", color=colors[c], mfc="white",
+                            mew=1.0, elinewidth=0.8, label=cv.label)
+                ax.plot(cv.N, np.exp(icpt + p * np.log(cv.N)), color=colors[c], lw=0.9,
+                        label=rf"fit $\propto N^{{{p:.2f}\pm{p_se:.2f}}}$")
+            ref = convs[0].N
+            y0 = convs[0].spread(which)[0]
+            ax.plot(ref, y0 * np.sqrt(ref[0] / ref), "--", color="k", lw=0.8,
+                    label=r"$\propto N^{-1/2}$")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xticks(ref, [f"{int(n)}" for n in ref])
+            ax.minorticks_off()
+            ax.set_xlabel("input dimension $N$")
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=7.5)
+    return fig
+
+
+def plot_sensitivity(amplifications: dict, theory: Trajectory, sims: dict):
+    """Why a symmetric start does not converge at accessible N.
+
+    Left: the amplification (largest singular value of the ODE's tangent map, log scale)
+    against α, one curve per entry of ``amplifications`` ({label: (alpha (r,), amp (r,))}).
+    Right: the ODE from the symmetric start (line) and the seed mean of the runs from the
+    same start (markers, ±1 s.e.; the closed-form error of their states) at each N of
+    ``sims`` ({N: Trajectory with a seed axis})."""
+    with style():
+        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.3))
+        ax = axes[0]
+        for i, (label, (alpha, amp)) in enumerate(amplifications.items()):
+            ax.plot(alpha, amp, color=f"C{i}", ls=["-", "--", "-.", ":"][i % 4], label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"amplification $\|\partial x(\alpha)/\partial x(0)\|$")
+        ax.legend(fontsize=7.5)
+        ax = axes[1]
+        ax.plot(theory.alpha, theory.eg, color="k", lw=1.2, label="theory (ODE)")
+        colors = _size_colors(len(sims))
+        for i, N in enumerate(sorted(sims)):
+            st = seed_stats(sims[N].state_error(theory.config))
+            ax.errorbar(sims[N].alpha, st.mean, yerr=st.sem, fmt="os^D"[i % 4], ms=3.5,
+                        color=colors[i], mfc="white", mew=0.9, elinewidth=0.8,
+                        label=f"simulation, N = {N} ({len(sims[N].seeds)} runs)", zorder=3)
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"meta-test error $\epsilon_g$")
+        ax.legend(fontsize=7.5)
+    return fig
+
+
+__all__ = ["own_ode", "FiniteSize", "finite_size", "plateau_rate", "odd_rate_along",
+           "Convergence", "convergence", "amplification", "plot_finite_size_runs",
+           "plot_finite_size_scaling", "plot_convergence", "plot_sensitivity"]
