@@ -113,3 +113,24 @@ def test_state_error_uses_each_seeds_teacher():
     np.testing.assert_allclose(F[0], traj.eg, rtol=1e-12)
     np.testing.assert_allclose(F[1], V.state_error(traj.replace(T=T[1])), rtol=1e-12)
     assert np.abs(F[1] - F[0]).max() > 1e-3
+
+
+def test_simulator_error_estimate_is_the_closed_form():
+    """The simulator's Monte-Carlo meta-test error of a microscopic state (fresh tasks, fresh
+    test samples; the chapter uses the closed form instead) agrees with the closed form
+    F(Q, R, a) of that state's overlaps: two-sided z-test at the rate 10⁻³ (|z| < 3.29), for
+    S = 1 and S = 2 with a teacher spread."""
+    import jax
+    from scipy import stats
+
+    from metarep import metaloss, simulator
+    from metarep.initial import initial_weights, overlaps
+
+    z_max = stats.norm.isf(1e-3 / 4)          # two cases, two-sided: Bonferroni
+    for cfg in (CFG, CFG.replace(inner_steps=2, teacher_spread=0.3)):
+        B, W, a = initial_weights(cfg)
+        Q, R, T = overlaps(W, B)
+        mean, sem = simulator.meta_test_error_mc(cfg, W, B, a, jax.random.PRNGKey(7), 4000, 20)
+        F = float(metaloss.meta_test_error(Q, R, a, metaloss.task_dist(cfg, T), cfg.eta_in,
+                                           cfg.inner_steps))
+        assert abs(mean - F) < z_max * sem, (mean, sem, F)
