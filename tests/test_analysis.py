@@ -386,3 +386,20 @@ def test_loglog_slope_recovers_power_law():
     # s.e. of the slope for equal relative errors r: r / sqrt(sum (ln N - mean)^2)
     lx = np.log(N)
     assert se == pytest.approx(0.05 / np.sqrt(np.sum((lx - lx.mean()) ** 2)))
+
+
+def test_size_fit_with_two_sizes_is_richardsons_pairwise_extrapolation():
+    """With two sizes N/r and N and equal numbers of runs, the fitted limit is the mean of the
+    pairwise estimates (r·dev − dev_small)/(r − 1), and the bias at N is
+    (mean_small − mean)/(r − 1), with the standard error of the difference of two independent
+    means (the unpaired form of a two-size extrapolation)."""
+    from metarep.analysis import seed_stats, size_fit
+
+    rng = np.random.default_rng(4)
+    small, large = rng.normal(0.3, 1.0, (8, 3)), rng.normal(0.1, 0.5, (8, 3))
+    fit = size_fit({250: small, 1000: large})
+    r = 4.0
+    np.testing.assert_allclose(fit.limit, ((r * large - small) / (r - 1)).mean(axis=0))
+    np.testing.assert_allclose(fit.bias(1000), (small.mean(0) - large.mean(0)) / (r - 1))
+    se = np.hypot(seed_stats(small).sem, seed_stats(large).sem) / (r - 1)
+    np.testing.assert_allclose(fit.bias_se(1000), se)

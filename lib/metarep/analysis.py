@@ -199,6 +199,10 @@ class SizeFit(NamedTuple):
         """The fitted bias slope/N of the seed mean at size N."""
         return self.slope / float(N)
 
+    def bias_se(self, N) -> np.ndarray:
+        """The standard error of :meth:`bias` at size N."""
+        return self.slope_se / float(N)
+
     def test(self, which: str, value=0.0, false_alarm: float = 1e-3) -> "Agreement":
         """Two-sided Student-t tests (Welch degrees of freedom) of ``which`` = ``"limit"``
         or ``"slope"`` = ``value`` for every entry, Holm's correction over the entries at
