@@ -257,7 +257,9 @@ def size_fit(samples_by_size: Mapping[int, object], axis: int = 0) -> SizeFit:
     so the means lie on a line in 1/N. The fit is least squares weighted by 1/sem²; with two
     sizes it passes through both means (β = (m₁ − m₂)/(1/N₁ − 1/N₂), Richardson's limit).
     Standard errors propagate the seed standard errors; the degrees of freedom are
-    Welch–Satterthwaite's.
+    Welch–Satterthwaite's. For sizes N/r and N with n runs each, ``limit`` is the mean of the
+    pairwise estimates (r·dev − dev_small)/(r − 1) and :meth:`SizeFit.bias` (N) is
+    (m_small − m)/(r − 1), with the standard errors of independent means (tested).
     """
     sizes, st = _by_size(samples_by_size, axis)
     mean = np.stack([s.mean for s in st])
