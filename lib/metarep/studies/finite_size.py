@@ -12,7 +12,8 @@ r"""Finite-size effects: the computations and figures of the chapter "Finite-siz
   from that state: per run, the largest gap over α of the meta-test error of its state and
   the gap of its specialization time; their root mean square over runs falls like 1/√N
   (:meth:`Convergence.exponent`), and their seed means extrapolate to zero as N → ∞
-  (:meth:`Convergence.limit_test`).
+  (:meth:`Convergence.limit_test`). Each N is simulated only to its :func:`horizons` (the
+  margin after the ODE's specialization shrinks like 1/√N), which makes N ≈ 10⁴ affordable.
 * **Sensitivity of the ODE to its initial state** (:func:`amplification`): the largest
   singular value of the tangent map ∂x(α)/∂x(0), by central differences — how much a
   deviation of a run at α = 0 is amplified by α.
@@ -447,5 +448,5 @@ def plot_sensitivity(amplifications: dict, theory: Trajectory, sims: dict):
 
 
 __all__ = ["own_ode", "FiniteSize", "finite_size", "plateau_rate", "odd_rate_along",
-           "Convergence", "convergence", "amplification", "plot_finite_size_runs",
+           "Convergence", "horizons", "convergence", "amplification", "plot_finite_size_runs",
            "plot_finite_size_scaling", "plot_convergence", "plot_sensitivity"]
