@@ -254,6 +254,131 @@ def test_size_extrapolation_checks_its_input():
     np.testing.assert_allclose(ex.bias, 2.0)
 
 
+
+# -- the measured finite-N allowance ------------------------------------------------------------
+
+def _biased_samples(rng, sizes, beta, limit=0.0, seeds=8, entries=3, sd=1.0):
+    """{N: samples (seeds, entries)} with mean limit + beta/N and spread sd/√N per sample
+    (the law of a seed mean of runs whose fluctuations are O(1/√N))."""
+    return {N: limit + beta / N + sd / np.sqrt(N) * rng.standard_normal((seeds, entries))
+            for N in sizes}
+
+
+def test_size_fit_two_sizes_is_richardson():
+    """With two sizes the fit passes through both means: β = (m₁ − m₂)/(1/N₁ − 1/N₂), the
+    limit is Richardson's (N₂ m₂ − N₁ m₁)/(N₂ − N₁); standard errors and Welch's degrees of
+    freedom as for that linear combination of two independent means."""
+    rng = np.random.default_rng(11)
+    data = {100: rng.normal(size=(6, 4)), 400: rng.normal(size=(9, 4))}
+    fit = an.size_fit(data)
+    s1, s2 = an.seed_stats(data[100]), an.seed_stats(data[400])
+    c = 1 / (1 / 100 - 1 / 400)
+    np.testing.assert_allclose(fit.slope, c * (s1.mean - s2.mean), rtol=1e-12)
+    np.testing.assert_allclose(fit.limit, (400 * s2.mean - 100 * s1.mean) / 300, rtol=1e-10)
+    np.testing.assert_allclose(fit.slope_se, c * np.hypot(s1.sem, s2.sem), rtol=1e-12)
+    np.testing.assert_allclose(fit.limit_se, np.hypot(400 * s2.sem, 100 * s1.sem) / 300,
+                               rtol=1e-10)
+    v1, v2 = s1.sem**2, s2.sem**2
+    np.testing.assert_allclose(fit.slope_df, (v1 + v2) ** 2 / (v1**2 / 5 + v2**2 / 8),
+                               rtol=1e-12)
+    u1, u2 = (100 / 300) ** 2 * v1, (400 / 300) ** 2 * v2
+    np.testing.assert_allclose(fit.limit_df, (u1 + u2) ** 2 / (u1**2 / 5 + u2**2 / 8),
+                               rtol=1e-10)
+    np.testing.assert_array_equal(fit.sizes, [100, 400])
+    np.testing.assert_allclose(fit.bias(200), fit.slope / 200)
+
+
+def test_size_fit_recovers_an_exact_line_over_several_sizes():
+    """Means exactly on limit + β/N (samples symmetric about them): the weighted fit returns
+    β and the limit whatever the weights; seed axis other than 0."""
+    base = np.array([-1.0, 1.0, -2.0, 2.0])[:, None]          # mean 0, 4 seeds
+    data = {N: np.moveaxis(0.3 - 2.0 / N + base * (1 + N / 1000) * np.ones((1, 2)), 0, 1)
+            for N in (125, 250, 1000)}
+    fit = an.size_fit(data, axis=1)
+    np.testing.assert_allclose(fit.slope, -2.0, rtol=1e-10)
+    np.testing.assert_allclose(fit.limit, 0.3, rtol=1e-10)
+    assert fit.mean.shape == (3, 2) and np.all(fit.slope_se > 0)
+
+
+def test_size_fit_refuses_bad_input():
+    x = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="two or more sizes"):
+        an.size_fit({100: x})
+    with pytest.raises(ValueError, match="different entries"):
+        an.size_fit({100: x, 200: np.zeros((4, 3))})
+    with pytest.raises(ValueError, match="two finite samples"):
+        an.size_fit({100: x, 200: x[:1]})
+
+
+def test_bias_allowance_covers_the_bias_at_its_stated_rate():
+    """2000 repetitions, 3 entries, 8 seeds at N = 100 and 400, bias β/N with β = 50 (about
+    ten standard errors of β̂): the allowance at N = 400 falls below the true bias β/400 of
+    some entry in at most the stated fraction (0.05) of repetitions, within binomial error;
+    it is not needlessly wide either (≥ a fifth of that rate: Bonferroni over the entries and
+    the one-sided miss make it conservative). The allowance scales like 1/N."""
+    rng = np.random.default_rng(12)
+    reps, rate, beta = 2000, 0.05, 50.0
+    miss = 0
+    for _ in range(reps):
+        a = an.bias_allowance(_biased_samples(rng, (100, 400), beta), false_alarm=rate)
+        miss += bool(np.any(a < beta / 400))
+    assert 0.2 * rate < miss / reps <= _binomial_bound(rate, reps), miss / reps
+    data = _biased_samples(rng, (100, 400), beta)
+    np.testing.assert_allclose(an.bias_allowance(data, N=800), an.bias_allowance(data) / 2)
+
+
+def test_agreement_with_a_measured_allowance_keeps_the_summed_rate():
+    """The allowance measured from samples at N = 100 and 400 and the agreement test at
+    N = 400 on the same samples (rates 0.025 each), bias β/N with β = 50, three entries: the
+    probability of any rejection is at most the sum, 0.05, within binomial error."""
+    rng = np.random.default_rng(15)
+    reps, hits = 2000, 0
+    for _ in range(reps):
+        data = _biased_samples(rng, (100, 400), 50.0, limit=0.7)
+        a = an.bias_allowance(data, false_alarm=0.025)
+        hits += not an.agreement(data[400], 0.7, a, 0.025).ok
+    assert hits / reps <= _binomial_bound(0.05, reps), hits / reps
+
+
+def test_size_agreement_family_wise_rate_with_a_bias():
+    """Theory = the N → ∞ limit, bias β/N (β = 50), 3 entries, sizes 100 and 400 (8 and 12
+    seeds): the extrapolated-limit test rejects anything in at most the stated rate of
+    repetitions within binomial error, and not needlessly less (≥ a third of it)."""
+    rng = np.random.default_rng(13)
+    reps, rate = 2000, 0.05
+    hits = 0
+    for _ in range(reps):
+        data = {100: _biased_samples(rng, (100,), 50.0, limit=0.7)[100],
+                400: _biased_samples(rng, (400,), 50.0, limit=0.7, seeds=12)[400]}
+        hits += not an.size_agreement(data, 0.7, rate).ok
+    assert rate / 3 < hits / reps <= _binomial_bound(rate, reps), hits / reps
+
+
+def test_size_agreement_detects_a_wrong_limit():
+    """A theory off the limit by 10 standard errors of the seed mean at N = 1600 (16 seeds;
+    sizes 400 and 1600) is rejected in most repetitions although the bias is unknown; the
+    reported excess and t are those of Richardson's extrapolation."""
+    rng = np.random.default_rng(14)
+    N, seeds = 1600, 16
+    off = 10 / np.sqrt(N) / np.sqrt(seeds)
+    hits = sum(not an.size_agreement(_biased_samples(rng, (400, N), 50.0, seeds=seeds), off,
+                                     1e-3).ok for _ in range(200))
+    assert hits / 200 > 0.9, hits / 200
+    data = _biased_samples(rng, (400, N), 50.0)
+    ag = an.size_agreement(data, 0.1)
+    fit = an.size_fit(data)
+    np.testing.assert_allclose(ag.excess, np.abs(fit.limit - 0.1))
+    np.testing.assert_allclose(ag.t, ag.excess / fit.limit_se)
+    np.testing.assert_allclose(ag.p, 2 * stats.t.sf(ag.t, fit.limit_df))
+    assert ag.p.shape == (3,) and ag.false_alarm == 1e-3
+    # the slope test: t and p of β̂ against a given value
+    sl = fit.test("slope", 50.0, 0.05)
+    np.testing.assert_allclose(sl.t, np.abs(fit.slope - 50) / fit.slope_se)
+    np.testing.assert_allclose(sl.p, 2 * stats.t.sf(sl.t, fit.slope_df))
+    with pytest.raises(ValueError, match="limit"):
+        fit.test("bias")
+
+
 # -- phases ---------------------------------------------------------------------------------
 
 def test_phases_of_a_synthetic_run():
@@ -319,3 +444,20 @@ def test_loglog_slope_recovers_power_law():
     # s.e. of the slope for equal relative errors r: r / sqrt(sum (ln N - mean)^2)
     lx = np.log(N)
     assert se == pytest.approx(0.05 / np.sqrt(np.sum((lx - lx.mean()) ** 2)))
+
+
+def test_size_fit_with_two_sizes_is_richardsons_pairwise_extrapolation():
+    """With two sizes N/r and N and equal numbers of runs, the fitted limit is the mean of the
+    pairwise estimates (r·dev − dev_small)/(r − 1), and the bias at N is
+    (mean_small − mean)/(r − 1), with the standard error of the difference of two independent
+    means (the unpaired form of a two-size extrapolation)."""
+    from metarep.analysis import seed_stats, size_fit
+
+    rng = np.random.default_rng(4)
+    small, large = rng.normal(0.3, 1.0, (8, 3)), rng.normal(0.1, 0.5, (8, 3))
+    fit = size_fit({250: small, 1000: large})
+    r = 4.0
+    np.testing.assert_allclose(fit.limit, ((r * large - small) / (r - 1)).mean(axis=0))
+    np.testing.assert_allclose(fit.bias(1000), (small.mean(0) - large.mean(0)) / (r - 1))
+    se = np.hypot(seed_stats(small).sem, seed_stats(large).sem) / (r - 1)
+    np.testing.assert_allclose(fit.bias_se(1000), se)

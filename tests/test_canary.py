@@ -67,8 +67,8 @@ def test_large_batched_mean_matches_chunks():
 
 def test_simulator_increments_do_not_depend_on_the_batch():
     """The drift test's samples (:func:`metarep.simulator.step_increments`) are the same
-    numbers whether 2¹⁴ + 8 steps are drawn in one call or in two (each step has its own key,
-    so only a miscompiled batch could tell them apart)."""
+    numbers whether 2¹⁴ + 8 steps are drawn in one call or in chunks of 8 (each step has its
+    own key, so only a miscompiled batch could tell them apart)."""
     from metarep.config import Config
     from metarep.initial import initial_weights
     from metarep.simulator import _increments, params_of, spec_of
@@ -78,9 +78,9 @@ def test_simulator_increments_do_not_depend_on_the_batch():
     key = jax.random.PRNGKey(3)
     n = 2**14 + 8
     spec, prm = spec_of(cfg), params_of(cfg)
-    whole = _increments(W, a, B, key, prm, spec, n, n)
-    half = _increments(W, a, B, key, prm, spec, 8, 8)
+    whole = _increments(W, a, B, key, jnp.asarray(0), prm, spec, n)
+    parts = [_increments(W, a, B, key, jnp.asarray(start), prm, spec, 8) for start in (0, 8)]
     for name in ("Q", "R", "a"):
-        got, ref = np.asarray(whole[name][:8]), np.asarray(half[name])
+        got, ref = np.asarray(whole[name][:16]), np.concatenate([p[name] for p in parts])
         assert np.allclose(got, ref, rtol=1e-12, atol=1e-12), f"{MESSAGE} ({name})"
         assert np.isfinite(np.asarray(whole[name])).all(), MESSAGE

@@ -5,16 +5,20 @@ test against single steps of the simulator.
 for ΔW = −η ∇_W F(W Wᵀ/N, W Bᵀ/N, a), with ∇_W by autodiff of the meta-loss in weight space.
 
 **Drift test** (statistical).
-From one microscopic state (N = 1000, K = 3 ≠ M = 2, orthogonal teacher, learned head,
-v̄ ≠ 0, σ_v > 0, label noise σ > 0), :func:`metarep.simulator.step_increments` takes
-n = 40 000 independent single meta-training steps (fresh task and samples each; its
-meta-gradient is autodiff of the per-sample loss, not the ODE's formulas) and returns N·ΔQ,
-N·ΔR, N·Δa. Their sample means estimate dQ/dα, dR/dα, da/dα; each entry is compared with
-:func:`metarep.drift.rhs` at the measured overlaps as a z-score with the sample standard error.
-|z| < 4 bounds the Monte-Carlo error (the finite-N bias is O(1/N), well below the standard
-error ≈ 1.5·10⁻³ here). The test has power: with 60 000 steps, swapping the full and the
-first-order theory gave |z| up to 50–130, and ignoring σ_B gave |z| ≈ 8. Cases: full and
-first-order meta-gradient, S ∈ {1, 2}, query batch 1 and 2, teacher spread σ_B = 0.3 in one.
+From one microscopic state (K = 3 ≠ M = 2, orthogonal teacher, learned head, v̄ ≠ 0,
+σ_v > 0, label noise σ > 0), :func:`metarep.simulator.step_increments` takes n = 40 000
+independent single meta-training steps (fresh task and samples each; its meta-gradient is
+autodiff of the per-sample loss, not the ODE's formulas) at N = 1000 and 10 000 at N = 250,
+from the same order parameters, and returns N·ΔQ, N·ΔR, N·Δa. Their sample means estimate dQ/dα, dR/dα,
+da/dα up to a bias β/N; the statistics policy's test
+(:func:`metarep.analysis.size_agreement`: the two means extrapolated along a + β/N to
+N → ∞, Student-t, Holm over the entries) compares them with :func:`metarep.drift.rhs` at a
+family-wise false-alarm rate of 10⁻³ per case. Cases: full and first-order meta-gradient,
+S ∈ {1, 2}, query batch 1 and 2, teacher spread σ_B = 0.3 in one.
+
+**Power** (:func:`test_drift_test_rejects_wrong_theories`): the same test rejects the theory
+that ignores the teacher spread (σ_B = 0 for steps with σ_B = 0.5) and the first-order theory
+for full-gradient steps.
 """
 
 import jax
@@ -23,11 +27,12 @@ import numpy as np
 import pytest
 
 from metarep import drift, metaloss, simulator
+from metarep.analysis import seed_stats, size_agreement
 from metarep.config import Config
 from metarep.initial import initial_weights, overlaps
+from metarep.linear import coordinate_names, state_vector
 
 N_STEPS = 40_000
-Z_MAX = 4.0
 
 BASE = dict(K=3, M=2, N=1000, eta=1.0, eta_in=0.5, eta_head=0.8, v_mean=(1.0, -0.5),
             v_std=0.5, label_noise=0.1, seed=3,
@@ -91,22 +96,55 @@ def test_rhs_is_the_vector_field_of_the_configuration():
         drift.check_support(cfg.replace(support=10))
 
 
+N_SMALL = 250
+FALSE_ALARM = 1e-3
+
+
+def _increment_stats(cfg, key, n_steps=N_STEPS):
+    """SeedStats of the single-step increments (entries of state_vector) at cfg's state."""
+    B, W, a = initial_weights(cfg)
+    inc = simulator.step_increments(cfg, W, B, a, jax.random.PRNGKey(key), n_steps)
+    return seed_stats(np.asarray(state_vector(inc["Q"], inc["R"], inc["a"])))
+
+
+def _theory(cfg):
+    B, W, a = initial_weights(cfg)
+    Q, R, T = overlaps(W, B)
+    return np.asarray(state_vector(*drift.rhs((Q, R, a), cfg, T=T)))
+
+
+def _two_sizes(cfg, key):
+    """Increment statistics at cfg.N and at N_SMALL = N/4, with a quarter of the steps there:
+    the extrapolation (4 m_N − m_small)/3 weighs the small size by 1/3, so its standard error
+    grows only from 1.37 to 1.49 times that of m_N."""
+    return {N_SMALL: _increment_stats(cfg.replace(N=N_SMALL), key + 100, N_STEPS // 4),
+            cfg.N: _increment_stats(cfg, key)}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("first_order, inner_steps, query_batch, spread",
                          [(False, 1, 1, 0.0), (False, 2, 2, 0.0), (True, 1, 1, 0.0),
                           (True, 2, 1, 0.0), (False, 2, 1, 0.3)])
 def test_drift_matches_simulator(first_order, inner_steps, query_batch, spread):
     cfg = Config(**BASE, first_order=first_order, inner_steps=inner_steps,
                  query_batch=query_batch, teacher_spread=spread)
-    B, W, a = initial_weights(cfg)
-    Q, R, T = overlaps(W, B)
-    inc = simulator.step_increments(cfg, W, B, a, jax.random.PRNGKey(11), N_STEPS)
-    theory = drift.rhs((Q, R, a), cfg, T=T)
-    K = cfg.K
-    iu = np.triu_indices(K)
-    for name, pred, samples in [("Q", np.asarray(theory.Q)[iu], inc["Q"][:, iu[0], iu[1]]),
-                                ("R", np.asarray(theory.R).ravel(), inc["R"].reshape(N_STEPS, -1)),
-                                ("a", np.asarray(theory.a), inc["a"])]:
-        mean = samples.mean(axis=0)
-        se = samples.std(axis=0, ddof=1) / np.sqrt(N_STEPS)
-        z = (mean - pred) / se
-        assert np.all(np.abs(z) < Z_MAX), f"{name}: theory {pred}, simulation {mean} ± {se}, z {z}"
+    ag = size_agreement(_two_sizes(cfg, 11), _theory(cfg), FALSE_ALARM)
+    names = coordinate_names(cfg.K, cfg.M)
+    assert ag.ok, {n: (round(float(t), 2), float(p)) for n, t, p in zip(names, ag.t, ag.p)}
+
+
+@pytest.mark.slow
+def test_drift_test_rejects_wrong_theories():
+    """Power of the drift test. Steps with teacher spread σ_B = 0.5 (S = 2) against the theory
+    of σ_B = 0, and full-gradient steps against the first-order theory: the test of
+    :func:`test_drift_matches_simulator` rejects both (the worst entry of the wrong theories
+    were about 4 and 10 times Holm's threshold when this test was written, so a miss by chance
+    is far less likely than 10⁻⁶)."""
+    cfg = Config(**BASE, inner_steps=2, teacher_spread=0.5)
+    ignorant = size_agreement(_two_sizes(cfg, 12), _theory(cfg.replace(teacher_spread=0.0)),
+                              FALSE_ALARM)
+    assert not ignorant.ok, ignorant.t
+    full = Config(**BASE)
+    swapped = size_agreement(_two_sizes(full, 13), _theory(full.replace(first_order=True)),
+                             FALSE_ALARM)
+    assert not swapped.ok, swapped.t

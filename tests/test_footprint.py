@@ -57,3 +57,12 @@ def test_memory_limit_honours_ulimit(monkeypatch):
     assert limit <= 2**33
     if limit == 2**33:
         assert "ulimit -v" in where
+
+
+def test_memory_limit_without_posix_resource_limits(monkeypatch):
+    """On a platform without the ``resource`` module or ``os.sysconf`` (Windows) the limit
+    falls back to the remaining sources instead of failing at import or call."""
+    monkeypatch.setattr(footprint, "resource", None)
+    monkeypatch.delattr(footprint.os, "sysconf")
+    avail, where = footprint.memory_limit()
+    assert avail > 0 and isinstance(where, str)

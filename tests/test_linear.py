@@ -1,5 +1,6 @@
 """metarep.linear: state vectors and their coordinate names, the Jacobian of the ODE, the
-plateau fixed point in the teacher-symmetric subspace and the parity of its modes."""
+plateau fixed point in the teacher-symmetric subspace and the parity of its modes, the odd
+block along a trajectory, its frozen-time rate and its variational propagator."""
 
 import numpy as np
 import pytest
@@ -121,9 +122,12 @@ def test_plateau_fixed_point_residual_and_odd_escape_rate(plateau):
     md = linear.modes(fp.J, 2, 2, True)
     assert fp.escape_rate > 0 and fp.escape_rate == fp.eigenvalues[0].real
     assert md.odd[md.lead] and md.lead == 0 and md.rate == pytest.approx(fp.escape_rate)
-    # the local modes at the plateau (already in the subspace) are the fixed point's
-    assert linear.local_modes(cfg, (fp.Q, fp.R, fp.a)).rate == pytest.approx(md.rate,
-                                                                             rel=1e-10)
+    # the odd block at the plateau has the fixed point's odd eigenvalues
+    blocks = linear.odd_block(cfg, fp.Q, fp.R, fp.a)
+    assert blocks.shape == (2, 2)
+    np.testing.assert_allclose(np.sort(np.linalg.eigvals(blocks).real),
+                               np.sort(md.eigenvalues.real[md.odd]), rtol=1e-9)
+    assert linear.odd_rate(blocks) == pytest.approx(md.rate, rel=1e-10)
 
 
 def test_escape_rate_is_the_growth_rate_of_the_nonlinear_ode(plateau):
@@ -179,3 +183,148 @@ def test_jacobian_matches_central_differences(first_order):
     d1, d2 = central(1e-3), central(5e-4)
     bound = 4 * np.abs(d1 - d2).max() + 1e-8
     assert np.abs(J - d2).max() < bound, (np.abs(J - d2).max(), bound)
+
+
+# -- the fully symmetric plateau ----------------------------------------------------------------
+
+def test_symmetric_coordinates_round_trip_and_batches():
+    y = np.array([0.9, 0.4, 0.6, 0.7])
+    st = linear.symmetric_state(y, 2, 2, None, True)
+    np.testing.assert_allclose(np.asarray(linear.symmetric_coordinates(st)), y)
+    Q = np.stack([np.asarray(st.Q)] * 3)
+    R, a = np.stack([np.asarray(st.R)] * 3), np.stack([np.asarray(st.a)] * 3)
+    assert np.asarray(linear.symmetric_coordinates((Q, R, a))).shape == (3, 4)
+    assert np.asarray(linear.symmetric_coordinates((Q, R, a), False)).shape == (3, 3)
+
+
+@pytest.fixture(scope="module")
+def symmetric():
+    """The fully symmetric plateau of the default configuration (η_in = 1), from its state at
+    α = 30 projected onto the fully symmetric subspace."""
+    cfg = Config(alpha_max=30.0, record_every=30.0, dt=0.05)
+    traj = ode.integrate(cfg)
+    return cfg, linear.symmetric_plateau(cfg, (traj.Q[-1], traj.R[-1], traj.a[-1]))
+
+
+def test_symmetric_plateau_is_a_fixed_point_with_equal_units(symmetric):
+    """The full right-hand side vanishes there (1e-10), every student unit is equivalent, and
+    the specialization mode I − 11ᵀ/M is an eigenvector of the full Jacobian whose eigenvalue,
+    the escape rate λ, is that of an odd mode (:func:`linear.modes`)."""
+    cfg, fp = symmetric
+    d = drift.rhs((fp.Q, fp.R, fp.a), cfg)
+    assert max(np.abs(np.asarray(v)).max() for v in d) < 1e-10
+    assert fp.Q[0, 0] == pytest.approx(fp.Q[1, 1], rel=1e-12)
+    np.testing.assert_allclose(fp.R, fp.R[0, 0], rtol=1e-12)
+    lam, resid = linear.specialization_rate(fp.J, 2, 2)
+    assert resid < 1e-10
+    md = linear.modes(fp.J, 2, 2, True)
+    assert np.min(np.abs(md.eigenvalues[md.odd].real - lam)) < 1e-10
+    sol = linear.symmetric_plateaus(cfg, jax_tree_lead(drift.hyper(cfg)),
+                                    np.asarray(linear.symmetric_coordinates((fp.Q, fp.R, fp.a))))
+    assert sol.found[0] and sol.steps[0] == 0 and sol.rate[0] == pytest.approx(lam, rel=1e-10)
+
+
+def jax_tree_lead(hp):
+    """A Hyper with a leading batch axis of length 1."""
+    import jax
+
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[None], hp)
+
+
+def test_symmetric_plateau_runs_away_under_strong_noise(symmetric):
+    """With a large outer rate the noise term leaves no plateau at finite norms: the iterates
+    run away (q > max_norm) and the point is not found; symmetric_plateau says so."""
+    cfg, fp = symmetric
+    noisy = cfg.replace(eta=8.0)
+    guess = (fp.Q, fp.R, fp.a)
+    sol = linear.symmetric_plateaus(noisy, jax_tree_lead(drift.hyper(noisy)),
+                                    np.asarray(linear.symmetric_coordinates(guess)),
+                                    max_iter=400)
+    assert not sol.found[0] and np.isnan(sol.rate[0])
+    with pytest.raises(ValueError, match="no plateau at finite norms|did not converge"):
+        linear.symmetric_plateau(noisy, guess, max_iter=400)
+
+
+def test_odd_basis_is_orthonormal_and_spans_the_zero_row_sums():
+    """V (n, K(M−1)): orthonormal columns, only R entries, every R row sums to zero, and
+    orthogonal to every state of the teacher-symmetric subspace."""
+    for K, M, learn in ((2, 2, True), (3, 4, False), (2, 3, True)):
+        V = linear.odd_basis(K, M, learn)
+        n = len(linear.coordinate_names(K, M, learn))
+        assert V.shape == (n, K * (M - 1))
+        np.testing.assert_allclose(V.T @ V, np.eye(K * (M - 1)), atol=1e-14)
+        for v in V.T:
+            Q, R, a = linear.state_from_vector(v, K, M, np.zeros(K), learn)
+            assert np.abs(np.asarray(Q)).max() == 0 and np.abs(np.asarray(a)).max() == 0
+            np.testing.assert_allclose(np.asarray(R).sum(axis=1), 0.0, atol=1e-14)
+        rng = np.random.default_rng(1)
+        sym = np.asarray(linear.state_vector(rng.normal(size=(K, K)),
+                                             np.outer(rng.normal(size=K), np.ones(M)),
+                                             rng.normal(size=K), learn))
+        np.testing.assert_allclose(V.T @ sym, 0.0, atol=1e-12)
+
+
+def test_odd_coordinates_measure_the_odd_part():
+    R = np.array([[0.7, 0.2], [0.1, 0.5]])
+    phi = linear.odd_coordinates(R, 2, 2)
+    assert phi.shape == (2,)
+    assert np.linalg.norm(phi) == pytest.approx(linear.symmetry_breaking(R))
+    R_sym = linear.teacher_symmetric_projection(R)
+    np.testing.assert_allclose(R_sym, [[0.45, 0.45], [0.3, 0.3]])
+    np.testing.assert_allclose(linear.odd_coordinates(R_sym, 2, 2), 0.0, atol=1e-15)
+
+
+def test_odd_block_is_the_jacobian_restricted_to_the_odd_directions():
+    """At a teacher-symmetric state (not a fixed point) the Jacobian maps the odd subspace into
+    itself (J V = V B); the odd block of a non-symmetric state is that of its projection.
+    Batches of any leading shape."""
+    cfg = Config(K=2, M=2, eta_in=1.5, v_std=0.5)
+    Q = np.array([[0.9, 0.3], [0.3, 0.5]])
+    R = np.array([[0.6, 0.6], [0.2, 0.2]])
+    a = np.array([0.2, 0.4])
+    J, _ = linear.jacobian((Q, R, a), drift.hyper(cfg), cfg.inner_steps, cfg.first_order, True)
+    V = linear.odd_basis(2, 2, True)
+    B = linear.odd_block(cfg, Q, R, a)
+    np.testing.assert_allclose(J @ V, V @ B, atol=1e-12)
+    tilted = R + np.array([[0.05, -0.05], [-0.02, 0.02]])
+    batch = linear.odd_block(cfg, np.stack([Q] * 3)[None], np.stack([R, tilted, R])[None],
+                             np.stack([a] * 3)[None])
+    assert batch.shape == (1, 3, 2, 2)
+    for b in batch[0]:
+        np.testing.assert_allclose(b, B, rtol=1e-12)
+
+
+def test_odd_propagator_exact_for_constant_blocks_and_second_order():
+    """Constant blocks: Φ(α) = exp(α B) exactly. Blocks B(α) = B₀ + α B₁ (not commuting):
+    the error against a fine reference falls about fourfold when the spacing is halved."""
+    from scipy.linalg import expm
+
+    B0 = np.array([[0.2, 0.1], [0.0, -0.3]])
+    B1 = np.array([[0.0, 0.05], [-0.04, 0.01]])
+    alpha = np.linspace(0.0, 10.0, 21)
+    const = linear.odd_propagator(alpha, np.broadcast_to(B0, (21, 2, 2)))
+    np.testing.assert_allclose(const[-1], expm(10.0 * B0), rtol=1e-12)
+    np.testing.assert_allclose(const[0], np.eye(2))
+
+    def final(n):
+        al = np.linspace(0.0, 10.0, n + 1)
+        return linear.odd_propagator(al, B0 + al[:, None, None] * B1)[-1]
+
+    ref = final(4096)
+    e1, e2 = (np.abs(final(n) - ref).max() for n in (40, 80))
+    assert 3.5 < e1 / e2 < 4.5, (e1, e2)
+
+
+def test_odd_propagator_predicts_the_odd_part_of_a_trajectory():
+    """Along an ODE run with a small odd part the variational equation propagates that odd
+    part to relative corrections of second order in its size."""
+    cfg = Config(K=2, M=2, eta_in=2.0, dt=0.05)
+    start = (0.01 * np.eye(2), np.array([[3e-3, 1e-3], [2e-3, 3.5e-3]]), np.zeros(2))
+    alpha = np.concatenate([np.arange(0.0, 10.0, 0.05), np.arange(10.0, 15.0 + 1e-9, 0.25)])
+    run = ode.integrate(cfg, alphas=alpha, state0=start)
+    B = linear.odd_block(cfg, run.Q, run.R, run.a)
+    phi = np.einsum("nij,j->ni", linear.odd_propagator(alpha, B),
+                    linear.odd_coordinates(run.R[0], 2, 2))
+    odd = linear.symmetry_breaking(run.R)
+    assert odd.max() < 0.05
+    np.testing.assert_allclose(np.linalg.norm(phi, axis=1), odd, rtol=0.05**2)

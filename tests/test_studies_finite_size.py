@@ -86,3 +86,19 @@ def test_plateau_fit_recovers_log_law():
     with pytest.raises(ValueError, match="never specialize"):
         F.FiniteSize(fs.N, fs.alpha, 1.0, [], fs.dev, fs.dev_se,
                      [np.array([np.inf, 1.0])] * 3, [], [], []).plateau_fit("sim")
+
+
+def test_horizons_shrink_like_the_spread_of_the_specialization_time():
+    """The smallest size runs to α_max; larger sizes stop after t_ode by a margin that falls
+    like 1/√N, snapped up to a record (never before the ODE's specialization time)."""
+    from metarep.config import Config
+    from metarep.studies.finite_size import horizons
+
+    cfg = Config(K=2, M=2, N=500, alpha_max=10.0, record_every=0.25)
+    ends = horizons(cfg, 6.0, (8000, 500, 2000))
+    assert list(ends) == [500, 2000, 8000]
+    assert ends[500] == 10.0
+    assert ends[2000] == 8.0                       # 6 + 4·√(1/4)
+    assert ends[8000] == 7.0                       # 6 + 4·√(1/16)
+    assert horizons(cfg, 6.1, (500, 8000))[8000] == 7.25   # 7.025 snapped up to a record
+    assert all(e in cfg.record_alphas for e in ends.values())

@@ -9,6 +9,7 @@ hundred steps; its statistical agreement is the subject of tests/test_drift.py).
 import numpy as np
 import pytest
 
+from metarep import analysis as an
 from metarep import drift, ode
 from metarep.config import Config
 from metarep.linear import coordinate_names, state_vector
@@ -62,17 +63,38 @@ def test_trajectory_deviation_matches_direct_computation():
         ms = np.mean(d**2, axis=1)
         assert dev.overlap_rms_se[i] == pytest.approx(
             ms.std(ddof=1) / np.sqrt(s) / (2 * np.sqrt(ms.mean())))
-        mean_dev = sims[N].eg.mean(0) - theory.eg
-        assert dev.eg_dev[i] == pytest.approx(np.abs(mean_dev).max())
-        se = sims[N].eg.std(0, ddof=1) / np.sqrt(s)
-        assert dev.eg_z[i] == pytest.approx(np.max(np.abs(mean_dev) / se))
-        assert dev.eg_rel[i] == pytest.approx(np.max(np.abs(mean_dev) / theory.eg))
         F = V.state_error(sims[N])
         assert dev.state_rms[i] == pytest.approx(np.sqrt(np.mean((F - theory.eg) ** 2)))
-    slope, se = dev.slope()
-    assert np.isfinite(slope) and se > 0
+    for which in ("overlaps", "error"):
+        slope, se = dev.slope(which)
+        assert np.isfinite(slope) and se > 0
     with pytest.raises(ValueError, match="other times"):
         V.trajectory_deviation(theory, {100: sims[100].replace(alpha=sims[100].alpha + 0.1)})
+    with pytest.raises(ValueError, match="overlaps"):
+        dev.slope("eg")
+    # the bias law: records after α = 0, the fit of the deviations of F and of N times them
+    law = V.bias_law(theory, sims)
+    np.testing.assert_array_equal(law.N, [100, 400])
+    np.testing.assert_array_equal(law.alpha, theory.alpha[1:])
+    d = {N: (V.state_error(sims[N]) - theory.eg)[:, 1:] for N in (100, 400)}
+    ref = an.size_fit(d)
+    np.testing.assert_allclose(law.fit.slope, ref.slope, rtol=1e-12)
+    np.testing.assert_allclose(law.fit.limit, ref.limit, rtol=1e-10, atol=1e-14)
+    scaled, scaled_se = law.scaled
+    np.testing.assert_allclose(scaled[1], 400 * d[400].mean(0), rtol=1e-12)
+    np.testing.assert_allclose(scaled_se[0], 100 * d[100].std(0, ddof=1) / np.sqrt(s),
+                               rtol=1e-12)
+
+
+def test_drift_stats_feed_the_size_fit():
+    comp = V.drift_comparison(CFG, 300, key=1)
+    st = comp.stats()
+    np.testing.assert_array_equal(st.mean, comp.mean)
+    np.testing.assert_array_equal(st.sem, comp.sem)
+    assert np.all(st.n == 300)
+    small = V.drift_comparison(CFG.replace(N=50), 300, key=2)
+    fit = an.size_fit({50: small.stats(), 200: st})
+    np.testing.assert_allclose(fit.slope, (small.mean - comp.mean) / (1 / 50 - 1 / 200))
 
 
 def test_state_error_is_the_closed_form_meta_test_error():
@@ -91,3 +113,24 @@ def test_state_error_uses_each_seeds_teacher():
     np.testing.assert_allclose(F[0], traj.eg, rtol=1e-12)
     np.testing.assert_allclose(F[1], V.state_error(traj.replace(T=T[1])), rtol=1e-12)
     assert np.abs(F[1] - F[0]).max() > 1e-3
+
+
+def test_simulator_error_estimate_is_the_closed_form():
+    """The simulator's Monte-Carlo meta-test error of a microscopic state (fresh tasks, fresh
+    test samples; the chapter uses the closed form instead) agrees with the closed form
+    F(Q, R, a) of that state's overlaps: two-sided z-test at the rate 10⁻³ (|z| < 3.29), for
+    S = 1 and S = 2 with a teacher spread."""
+    import jax
+    from scipy import stats
+
+    from metarep import metaloss, simulator
+    from metarep.initial import initial_weights, overlaps
+
+    z_max = stats.norm.isf(1e-3 / 4)          # two cases, two-sided: Bonferroni
+    for cfg in (CFG, CFG.replace(inner_steps=2, teacher_spread=0.3)):
+        B, W, a = initial_weights(cfg)
+        Q, R, T = overlaps(W, B)
+        mean, sem = simulator.meta_test_error_mc(cfg, W, B, a, jax.random.PRNGKey(7), 4000, 20)
+        F = float(metaloss.meta_test_error(Q, R, a, metaloss.task_dist(cfg, T), cfg.eta_in,
+                                           cfg.inner_steps))
+        assert abs(mean - F) < z_max * sem, (mean, sem, F)

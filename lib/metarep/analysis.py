@@ -13,9 +13,14 @@ idea, used by every chapter:
   (sample standard deviation with ddof = 1 over √n) and the number of seeds n; with one
   seed the standard error is undefined (NaN), never 0. Student-t intervals
   (:func:`t_halfwidth`) and the theory-agreement test of the book's statistics policy
-  (:func:`agreement`: Student-t tests of |E[sim] − theory| ≤ a finite-N allowance, Holm's
-  correction across records) build on it; :func:`size_extrapolation` measures the finite-N
-  bias from runs at two sizes and removes it.
+  (book section ``sec-statistics``) build on it: :func:`agreement` (Student-t tests of
+  |E[sim] − theory| ≤ a finite-N allowance, Holm's correction across everything compared),
+  the allowance measured from the simulations themselves at two or more sizes
+  (:func:`size_fit`, :func:`bias_allowance`: the bias of a seed mean is β/N + O(1/N²) away
+  from symmetry breaking, and an upper confidence bound on |β| bounds it at every N), and
+  the test of the extrapolated N → ∞ limit, which measures the bias and tests the theory at
+  one family-wise rate (:func:`size_agreement`); :func:`size_extrapolation` is its
+  paired two-size special case (one deviation per seed at each size).
 * **Phases** (:func:`phases`): escape, plateau, specialization and convergence of one
   theory run.
 * **Fits** (:func:`loglog_slope`, :func:`fit_line`, :func:`fit_group_means`).
@@ -24,7 +29,7 @@ idea, used by every chapter:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 import numpy as np
 
@@ -156,7 +161,7 @@ def agreement(samples, theory, allowance=0.0, false_alarm: float = 1e-3,
 
     For each entry (record, quantity) the null hypothesis is |E[sample] − theory| ≤ a, where
     the allowance a bounds the systematic finite-N deviation of the mean (it must be measured,
-    e.g. from the √N-scaling of the deviation, never guessed). With d = |mean − theory| and s
+    never guessed: :func:`bias_allowance` measures it from two or more sizes). With d = |mean − theory| and s
     its standard error, the p-value is the largest probability of a deviation at least d
     under the null, reached at E = theory ± a: p = P(T ≥ (d − a)/s) + P(T ≥ (d + a)/s), T
     Student's t with n − 1 degrees of freedom (two-sided for a = 0). Holm's correction keeps
@@ -164,16 +169,22 @@ def agreement(samples, theory, allowance=0.0, false_alarm: float = 1e-3,
     ``samples`` (..., seeds on ``axis``, ...), ``theory`` and ``allowance`` broadcast to the
     remaining shape. At least two seeds per entry.
     """
+    st = seed_stats(samples, axis=axis)
+    excess, t, p = _agreement_p(st, theory, allowance)
+    return Agreement(excess, t, p, holm(p, false_alarm), float(false_alarm))
+
+
+def _agreement_p(st: SeedStats, theory, allowance):
+    """(excess, t, p) of :func:`agreement` for the seed statistics ``st``."""
     from scipy import stats
 
-    st = seed_stats(samples, axis=axis)
     if np.any(st.n < 2):
         raise ValueError("agreement needs at least two finite samples per entry")
     a = np.asarray(allowance, dtype=float)
     excess = np.abs(st.mean - np.asarray(theory, dtype=float)) - a
     t = excess / st.sem
     p = stats.t.sf(t, st.n - 1) + stats.t.sf(t + 2 * a / st.sem, st.n - 1)
-    return Agreement(excess, t, np.minimum(p, 1.0), holm(p, false_alarm), float(false_alarm))
+    return excess, t, np.minimum(p, 1.0)
 
 
 class SizeExtrapolation(NamedTuple):
@@ -219,6 +230,166 @@ def size_extrapolation(dev, dev_small, ratio: float, axis: int = 0) -> SizeExtra
     return SizeExtrapolation(np.moveaxis(limit, 0, axis), diff.mean / (ratio - 1.0),
                              diff.sem / (ratio - 1.0))
 
+
+
+# -- the finite-N allowance, measured from several sizes ----------------------------------------
+
+class SizeFit(NamedTuple):
+    """Seed means of one quantity at several input dimensions N, fitted per entry as
+    m_N = limit + slope/N (:func:`size_fit`).
+
+    sizes (k,) increasing; mean, sem (k, ...): the seed means and their standard errors at
+    each size; limit, limit_se: the extrapolation N → ∞ (Richardson's for two sizes) and its
+    standard error; slope, slope_se: the coefficient β of the 1/N bias and its standard
+    error; slope_df, limit_df: their Welch–Satterthwaite degrees of freedom.
+    """
+
+    sizes: np.ndarray
+    mean: np.ndarray
+    sem: np.ndarray
+    limit: np.ndarray
+    limit_se: np.ndarray
+    slope: np.ndarray
+    slope_se: np.ndarray
+    slope_df: np.ndarray
+    limit_df: np.ndarray
+
+    def bias(self, N) -> np.ndarray:
+        """The fitted bias slope/N of the seed mean at size N."""
+        return self.slope / float(N)
+
+    def bias_se(self, N) -> np.ndarray:
+        """The standard error of :meth:`bias` at size N."""
+        return self.slope_se / float(N)
+
+    def test(self, which: str, value=0.0, false_alarm: float = 1e-3) -> "Agreement":
+        """Two-sided Student-t tests (Welch degrees of freedom) of ``which`` = ``"limit"``
+        or ``"slope"`` = ``value`` for every entry, Holm's correction over the entries at
+        the family-wise rate ``false_alarm``: an :class:`Agreement` with
+        excess = |estimate − value| and t = excess/s.e. The limit test is
+        :func:`size_agreement`; the slope test of N·(deviation) checks the 1/N law itself
+        (its slope is the 1/N² coefficient of the bias)."""
+        from scipy import stats
+
+        if which not in ("limit", "slope"):
+            raise ValueError(f"which must be 'limit' or 'slope', got {which!r}")
+        est, se, df = ((self.limit, self.limit_se, self.limit_df) if which == "limit"
+                       else (self.slope, self.slope_se, self.slope_df))
+        excess = np.abs(est - np.asarray(value, dtype=float))
+        t = excess / se
+        p = np.minimum(2 * stats.t.sf(t, df), 1.0)
+        return Agreement(excess, t, p, holm(p, false_alarm), float(false_alarm))
+
+
+def _by_size(samples_by_size: Mapping[int, object], axis: int):
+    if len(samples_by_size) < 2:
+        raise ValueError("the finite-N bias needs samples at two or more sizes N")
+    sizes = np.array(sorted(int(n) for n in samples_by_size), dtype=float)
+    if sizes[0] < 1 or len(set(sizes)) != len(sizes):
+        raise ValueError(f"sizes must be distinct positive integers, got {sorted(samples_by_size)}")
+    stats_ = [v if isinstance(v, SeedStats) else seed_stats(v, axis=axis)
+              for v in (samples_by_size[int(n)] for n in sizes)]
+    shapes = {st.mean.shape for st in stats_}
+    if len(shapes) != 1:
+        raise ValueError(f"the samples at the sizes {sizes.astype(int).tolist()} compare "
+                         f"different entries (shapes {sorted(shapes)})")
+    if any(np.any(st.n < 2) for st in stats_):
+        raise ValueError("the finite-N bias needs at least two finite samples per entry and size")
+    return sizes, stats_
+
+
+def _welch_df(coef, sem, n):
+    """Welch–Satterthwaite degrees of freedom of Σ_i coef_i · mean_i (axis 0: sizes)."""
+    parts = (coef * sem) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(parts, axis=0) ** 2 / np.sum(parts**2 / (n - 1), axis=0)
+
+
+def size_fit(samples_by_size: Mapping[int, object], axis: int = 0) -> SizeFit:
+    r"""Fit the seed means of a quantity at several N as m_N = limit + β/N, entry by entry.
+
+    ``samples_by_size``: {N: samples}, each with the seed axis ``axis`` and the same
+    remaining shape (e.g. the deviation sim − theory of every run at every record; different
+    N may have different numbers of seeds), or {N: :class:`SeedStats`} of such samples. Away from symmetry breaking the bias of a seed
+    mean is β/N + O(1/N²) (the fluctuations of a run are O(1/√N), and every nonlinearity of
+    the drift or of the observable turns their variance into an O(1/N) shift of the mean),
+    so the means lie on a line in 1/N. The fit is least squares weighted by 1/sem²; with two
+    sizes it passes through both means (β = (m₁ − m₂)/(1/N₁ − 1/N₂), Richardson's limit).
+    Standard errors propagate the seed standard errors; the degrees of freedom are
+    Welch–Satterthwaite's. For sizes N/r and N with n runs each, ``limit`` is the mean of the
+    pairwise estimates (r·dev − dev_small)/(r − 1) and :meth:`SizeFit.bias` (N) is
+    (m_small − m)/(r − 1), with the standard errors of independent means (tested).
+    """
+    sizes, st = _by_size(samples_by_size, axis)
+    mean = np.stack([s.mean for s in st])
+    sem = np.stack([s.sem for s in st])
+    n = np.stack([s.n for s in st]).astype(float)
+    x = (1.0 / sizes).reshape((-1,) + (1,) * (mean.ndim - 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = 1.0 / sem**2
+        W = np.sum(w, axis=0)
+        xm = np.sum(w * x, axis=0) / W
+        sxx = np.sum(w * (x - xm) ** 2, axis=0)
+        c_slope = w * (x - xm) / sxx                 # slope = Σ c_slope · mean
+        c_limit = w / W - xm * c_slope               # limit = Σ c_limit · mean
+    slope = np.sum(c_slope * mean, axis=0)
+    limit = np.sum(c_limit * mean, axis=0)
+    slope_se = np.sqrt(np.sum((c_slope * sem) ** 2, axis=0))
+    limit_se = np.sqrt(np.sum((c_limit * sem) ** 2, axis=0))
+    return SizeFit(sizes, mean, sem, limit, limit_se, slope, slope_se,
+                   _welch_df(c_slope, sem, n), _welch_df(c_limit, sem, n))
+
+
+def bias_allowance(samples_by_size: Mapping[int, object], N: int | None = None,
+                   false_alarm: float = 5e-4, axis: int = 0) -> np.ndarray:
+    r"""The measured finite-N allowance: a bound on the bias |E[seed mean] − limit| at size N.
+
+    From :func:`size_fit` of ``samples_by_size`` (at least two sizes), the upper confidence
+    bound (|β̂| + t·s.e.(β̂))/N on |β|/N, with t the Student quantile at 1 − false_alarm/(2m)
+    (Welch degrees of freedom), m the number of entries: with probability at least
+    1 − ``false_alarm`` the bound holds for every entry at once (and at every N, since the
+    bias is β/N), if the bias is β/N. ``N`` defaults to the largest size. The O(1/N²)
+    remainder is not covered; a third size shows whether it matters (the chapter "Does the
+    theory hold?" measures it). Passed to :func:`agreement` with samples at N (independent
+    of those measured here, or the same: p grows with the allowance, so on the event that
+    every bound holds each p-value is at least the exact one), the family-wise false-alarm
+    rate of the pair is at most the sum of the two rates. To *test* a theory with samples at
+    two or more sizes, :func:`size_agreement` (the extrapolated limit) has more power.
+    """
+    fit = size_fit(samples_by_size, axis)
+    N = fit.sizes[-1] if N is None else float(N)
+    return _slope_bound(fit, false_alarm) / N
+
+
+def _slope_bound(fit: SizeFit, false_alarm: float) -> np.ndarray:
+    """Simultaneous upper confidence bounds |β̂| + t·s.e. on |β| over all entries."""
+    from scipy import stats
+
+    m = max(int(np.sum(np.isfinite(fit.slope_se))), 1)
+    return np.abs(fit.slope) + stats.t.isf(false_alarm / (2 * m), fit.slope_df) * fit.slope_se
+
+
+def size_agreement(samples_by_size: Mapping[int, object], theory, false_alarm: float = 1e-3,
+                   axis: int = 0) -> Agreement:
+    r"""The policy's test of a simulation against the N → ∞ theory, the finite-N bias
+    measured from the samples themselves.
+
+    ``samples_by_size``: {N: samples (seeds on ``axis``, ...)} at two or more sizes; ``theory``
+    broadcasts to the samples' entries (for runs compared with the ODE from their own
+    initial state, pass the deviations sim − theory and ``theory = 0``). The seed means are
+    extrapolated to N → ∞ along the law m_N = limit + β/N (:func:`size_fit`; with two sizes
+    Richardson's (N₂m₂ − N₁m₁)/(N₂ − N₁)), and the null hypothesis of each entry is
+    limit = theory, tested two-sided with Student's t (Welch degrees of freedom) and Holm's
+    correction over all entries at the family-wise rate ``false_alarm``. The bias is thus
+    measured, not guessed: the allowance is its fitted value, and its uncertainty is part of
+    the standard error. Exact if the bias is β/N; its O(1/N²) remainder is what the chapter
+    "Does the theory hold?" measures. Compared with :func:`agreement` at the largest size
+    with :func:`bias_allowance` as allowance, the same rate needs a smaller deviation to
+    reject (6.3 instead of 8.0 standard errors of the largest size's mean, plus the fitted
+    bias, for sizes N/4 and N with 16 seeds each and three entries at 10⁻³). Returns an :class:`Agreement` over the
+    entries, with excess = |limit − theory| and t = excess/s.e.
+    """
+    return size_fit(samples_by_size, axis).test("limit", theory, false_alarm)
 
 def rms_over_seeds(dev) -> tuple[float, float]:
     """RMS of deviations ``dev`` (seeds, ...) over everything, and its standard error across
@@ -317,5 +488,6 @@ def fit_group_means(x, samples) -> tuple[float, float, float]:
 
 __all__ = ["SPEC_LEVEL", "crossing_time", "specialization_time", "SeedStats", "seed_stats",
            "format_pm", "t_halfwidth", "Agreement", "holm", "agreement", "SizeExtrapolation",
-           "size_extrapolation", "rms_over_seeds", "Phases", "phases", "fit_line",
+           "size_extrapolation", "SizeFit", "size_fit", "bias_allowance", "size_agreement",
+           "rms_over_seeds", "Phases", "phases", "fit_line",
            "loglog_slope", "fit_group_means"]

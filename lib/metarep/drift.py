@@ -23,7 +23,10 @@ online SGD for two-layer networks with I3 and I4 (``eq-classic``).
 
 Hyper-parameters are the arrays of :class:`Hyper` (a pytree), so that they may be traced and
 vmapped over (:func:`metarep.ode.integrate_batch`, :mod:`metarep.sweep`); the number of inner
-steps S and ``first_order`` are static.
+steps S and ``first_order`` are static. A rate may also vary with α: a :class:`Schedule` in
+place of one of the rates η, η_in, η_a (piecewise linear in α through its knots) is
+evaluated at the current time by :func:`at` before the vector field, which itself stays
+autonomous (the integrator of :mod:`metarep.ode` does this at every RK4 stage and record).
 """
 
 from __future__ import annotations
@@ -54,6 +57,31 @@ class Hyper(NamedTuple):
     eta_head: jax.Array
     batch: jax.Array
     dist: TaskDist
+
+
+class Schedule(NamedTuple):
+    """A rate that varies with α (a pytree: knots and values may be traced): piecewise linear
+    through the points (knots[i], values[i]), constant before the first knot and after the
+    last. knots (n,) increasing; values (n,)."""
+
+    knots: jax.Array
+    values: jax.Array
+
+    def __call__(self, alpha):
+        return jnp.interp(alpha, self.knots, self.values)
+
+
+#: The fields of :class:`Hyper` that may hold a :class:`Schedule`.
+SCHEDULABLE = ("eta", "eta_in", "eta_head")
+
+
+def at(hp: Hyper, alpha) -> Hyper:
+    """The hyper-parameters at time α: every :class:`Schedule` among the rates evaluated at
+    ``alpha``; ``hp`` itself when it holds none (then the result does not depend on α)."""
+    if not any(isinstance(getattr(hp, f), Schedule) for f in SCHEDULABLE):
+        return hp
+    return hp._replace(**{f: getattr(hp, f)(alpha) for f in SCHEDULABLE
+                          if isinstance(getattr(hp, f), Schedule)})
 
 
 def hyper(cfg, T=None) -> Hyper:
@@ -102,4 +130,5 @@ def rhs(state, cfg, T=None) -> State:
     return _vector_field_jit(s, hyper(cfg, T), cfg.inner_steps, cfg.first_order)
 
 
-__all__ = ["State", "Hyper", "hyper", "vector_field", "check_support", "rhs"]
+__all__ = ["State", "Hyper", "Schedule", "SCHEDULABLE", "at", "hyper", "vector_field",
+           "check_support", "rhs"]

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import math
 import os
-import resource
 from dataclasses import dataclass
 from pathlib import Path
 
 from metarep.config import Config
 from metarep.errors import ConfigError
+
+try:                      # POSIX only: Windows has no address-space limit to read
+    import resource
+except ImportError:       # pragma: no cover - exercised on Windows
+    resource = None
 
 #: Bytes of one number (the estimate counts float64 throughout).
 _FLOAT = 8
@@ -165,7 +169,7 @@ def memory_limit() -> tuple[float, str]:
     try:
         limits.append((os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
                        "this machine's memory"))
-    except (ValueError, OSError):
+    except (ValueError, OSError, AttributeError):    # AttributeError: no os.sysconf (Windows)
         pass
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
@@ -175,9 +179,10 @@ def memory_limit() -> tuple[float, str]:
         if text.isdigit() and int(text) < 2**60:
             limits.append((int(text), "the memory limit of this process's cgroup"))
         break
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        limits.append((soft, "the address-space limit (ulimit -v)"))
+    if resource is not None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append((soft, "the address-space limit (ulimit -v)"))
     return min(limits) if limits else (math.inf, "no known limit")
 
 

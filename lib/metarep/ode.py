@@ -47,16 +47,18 @@ _RK4_NODES = np.array([0.0, 0.5, 0.5, 1.0])
 _RK4_WEIGHTS = np.array([1.0, 2.0, 2.0, 1.0]) / 6.0
 
 
-def _rk4(state: State, h, hp: Hyper, steps: int, first_order: bool) -> State:
-    """One classical RK4 step; the four stages run in a ``lax.scan`` so that the vector field
-    is traced (and compiled) once: k_i = f(y + c_i h k_{i−1}), y ← y + h Σ w_i k_i."""
+def _rk4(state: State, h, hp: Hyper, steps: int, first_order: bool, t=0.0) -> State:
+    """One classical RK4 step from time t; the four stages run in a ``lax.scan`` so that the
+    vector field is traced (and compiled) once: k_i = f(t + c_i h, y + c_i h k_{i−1}),
+    y ← y + h Σ w_i k_i (the time enters only through the schedules of ``hp``,
+    :func:`metarep.drift.at`)."""
     tree = jax.tree_util.tree_map
 
     def stage(carry, cw):
         acc, k = carry
         c, w = cw
-        k = drift.vector_field(tree(lambda y, kk: y + c * h * kk, state, k), hp, steps,
-                               first_order)
+        k = drift.vector_field(tree(lambda y, kk: y + c * h * kk, state, k),
+                               drift.at(hp, t + c * h), steps, first_order)
         return (tree(lambda s, kk: s + w * h * kk, acc, k), k), None
 
     zero = tree(jnp.zeros_like, state)
@@ -75,28 +77,36 @@ def solve(state0: State, hp: Hyper, grid, dt, steps: int, first_order: bool) -> 
 
     Each interval [grid_i, grid_{i+1}] takes ⌈Δ/dt⌉ equal RK4 steps. Pure and jittable
     (``steps``, ``first_order`` static); returns a State with a leading axis of length n.
+    Rates of ``hp`` may be :class:`~metarep.drift.Schedule` s of α (absolute time: the
+    times of ``grid``). Differentiable in forward mode (``jax.jvp``, ``jax.jacfwd``) with
+    respect to the state, the hyper-parameters and the schedules' values; the number of
+    steps of an interval depends on the grid, so reverse mode does not apply.
     """
     def interval(state, ends):
-        n, h = _substeps(*ends, dt)
+        lo, hi = ends
+        n, h = _substeps(lo, hi, dt)
         state = jax.lax.fori_loop(0, n.astype(jnp.int32),
-                                  lambda i, s: _rk4(s, h, hp, steps, first_order), state)
+                                  lambda i, s: _rk4(s, h, hp, steps, first_order, lo + i * h),
+                                  state)
         return state, state
 
     _, states = jax.lax.scan(interval, state0, (grid[:-1], grid[1:]))
     return jax.tree_util.tree_map(lambda x0, xs: jnp.concatenate([x0[None], xs]), state0, states)
 
 
-def _observe(states: State, hp: Hyper, steps: int):
-    """(eg (n,), extra columns) of recorded states (``metarep.observables.record_observables``)."""
-    return jax.vmap(lambda Q, R, a: observables.record_observables(Q, R, a, hp.dist, hp.eta_in,
-                                                                   steps))(*states)
+def _observe(states: State, hp: Hyper, steps: int, grid):
+    """(eg (n,), extra columns) of recorded states at the times ``grid`` (n,)
+    (``metarep.observables.record_observables``, adapting with the inner rate at that
+    time)."""
+    return jax.vmap(lambda Q, R, a, t: observables.record_observables(
+        Q, R, a, hp.dist, drift.at(hp, t).eta_in, steps))(*states, grid)
 
 
 @partial(jax.jit, static_argnames=("steps", "first_order"))
 def solve_and_observe(state0: State, hp: Hyper, grid, dt, steps: int, first_order: bool):
     """:func:`solve` plus the recorded observables: (states, eg (n,), extra columns dict)."""
     states = solve(state0, hp, grid, dt, steps, first_order)
-    return (states, *_observe(states, hp, steps))
+    return (states, *_observe(states, hp, steps, grid))
 
 
 @partial(jax.jit, static_argnames=("steps", "first_order", "batched"))

@@ -447,8 +447,11 @@ def meta_step(W, a, B, key, cfg: Config):
     return _step(W, a, B, key, params_of(cfg), spec_of(cfg))
 
 
-@partial(jax.jit, static_argnames=("spec", "n_samples", "batch"))
-def _increments(W, a, B, key, prm, spec, n_samples, batch):
+@partial(jax.jit, static_argnames=("spec", "batch"))
+def _increments(W, a, B, key, start, prm, spec, batch):
+    """N ΔQ, N ΔR, N Δa of the ``batch`` single steps with sample indices start, start + 1, …
+    (step i uses the key ``fold_in(key, i)``), vmapped. ``start`` is traced: every chunk of a
+    long estimate runs the same compiled program."""
     N = spec.N
 
     def one(i):
@@ -456,22 +459,26 @@ def _increments(W, a, B, key, prm, spec, n_samples, batch):
         return {"Q": W @ dW.T + dW @ W.T + dW @ dW.T,          # N ΔQ
                 "R": dW @ B.T,                                  # N ΔR
                 "a": N * da}                                    # N Δa
-    return jax.lax.map(one, jnp.arange(n_samples), batch_size=batch)
+    return jax.vmap(one)(start + jnp.arange(batch))
 
 
 def step_increments(cfg: Config, W, B, a, key, n_samples: int) -> dict[str, np.ndarray]:
     """N·ΔQ (n, K, K), N·ΔR (n, K, M), N·Δa (n, K) of n_samples independent single steps.
 
     Every step starts from the same state (W (K, N), a (K,)) with its own task and samples
-    (key folded with the sample index); steps are vmapped in chunks that bound the memory.
-    Their mean estimates the drift dQ/dα, dR/dα, da/dα of the theory.
+    (key folded with the sample index); steps are vmapped in chunks that bound the memory,
+    all chunks one compiled program (one compilation per configuration's structure, whatever
+    n_samples, once n_samples fills a chunk). Their mean estimates the drift dQ/dα, dR/dα,
+    da/dα of the theory.
     """
     W, a, B = _cast(cfg, W, a, B)
-    spec = spec_of(cfg)
+    spec, prm = spec_of(cfg), params_of(cfg)
     per_step = (3 * cfg.K + (cfg.P or 0) + cfg.query_batch + 2 * cfg.M) * cfg.N
-    batch = _batch(n_samples, per_step)
-    out = _increments(W, a, B, key, params_of(cfg), spec, int(n_samples), batch)
-    return {k: np.asarray(v) for k, v in out.items()}
+    batch = _batch(int(n_samples), per_step)
+    chunks = [_increments(W, a, B, key, jnp.asarray(start), prm, spec, batch)
+              for start in range(0, int(n_samples), batch)]
+    return {k: np.concatenate([np.asarray(c[k]) for c in chunks])[:n_samples]
+            for k in chunks[0]}
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,14 +15,27 @@ import csv
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from metarep import metaloss
 from metarep.analysis import seed_stats
 from metarep.config import RUN_TABLE, Config, read_toml
 from metarep.observables import specialization_index
 from metarep.downloads import write_csv
+
+
+@partial(jax.jit, static_argnums=9)
+def _state_error(Q, R, a, T, v_bar, v_std, spread, noise, eta_in, steps):
+    def one(Q, R, a, T):
+        dist = metaloss.TaskDist(T, v_bar, v_std, spread, noise)
+        return metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
+
+    return jnp.vectorize(one, signature="(k,k),(k,m),(k),(m,m)->()")(Q, R, a, T)
 
 
 def config_path(table: str | Path) -> Path:
@@ -109,6 +122,20 @@ class Trajectory:
         """Specialization index of every record (shape of ``eg``;
         :func:`metarep.observables.specialization_index`)."""
         return np.asarray(specialization_index(self.Q, self.R, self.T_records))
+
+    def state_error(self, cfg: Config | None = None) -> np.ndarray:
+        """The closed-form meta-test error F(Q, R, a) (book equation ``eq-metaloss``) of every
+        recorded state (shape of ``eg``), with the task distribution of ``cfg`` (default the
+        trajectory's configuration) and the trajectory's T (per seed when it has one). For a
+        simulation this is the error of each run's state without the Monte-Carlo noise of its
+        ``eg`` estimate (simulate with ``eg_tasks=0`` to skip that estimate)."""
+        cfg = self.config if cfg is None else cfg
+        if cfg is None:
+            raise ValueError("state_error needs a configuration (the trajectory has none)")
+        dist = metaloss.task_dist(cfg)
+        return np.asarray(_state_error(self.Q, self.R, self.a, self.T_records, dist.v_bar,
+                                       dist.v_std, dist.spread, dist.noise,
+                                       float(cfg.eta_in), int(cfg.inner_steps)))
 
     def select(self, seeds) -> "Trajectory":
         """The runs of some of the seeds (in the given order)."""

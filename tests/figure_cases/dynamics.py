@@ -24,8 +24,20 @@ def _overlap_heatmaps() -> Figure:
                                  specializing_run(n_seeds=2))
 
 
+def _specialization_times() -> Figure:
+    import numpy as np
+
+    from metarep.studies.dynamics import plot_specialization_times
+
+    t_ode = np.array([22.0, 25.0, 27.5, 24.0, 31.0, 26.0, 35.0, 23.5])
+    t_sim = np.array([24.0, 23.0, 29.0, 26.5, 27.0, 25.0, 30.0, 28.0])
+    return plot_specialization_times(t_ode, t_sim, 1000)
+
+
 CASES = [
     FigureCase("dynamics", "metarep.studies.dynamics.plot_dynamics", _dynamics),
     FigureCase("dynamics_heatmaps", "metarep.studies.dynamics.plot_overlap_heatmaps",
                _overlap_heatmaps),
+    FigureCase("dynamics_specialization_times",
+               "metarep.studies.dynamics.plot_specialization_times", _specialization_times),
 ]

@@ -30,6 +30,48 @@ def _plot(name: str, ode_specializes: bool):
     return draw
 
 
+def _convergence(label: str, scale: float):
+    from metarep.studies.finite_size import Convergence
+
+    N = np.array([500.0, 1000.0, 2000.0, 4000.0, 8000.0])
+    alpha = np.linspace(0.0, 5.0, 21)
+    eg = 0.06 + 0.08 * np.exp(-alpha)
+    wiggle = np.array([[1.0], [-1.0], [0.5], [-0.5]])               # 4 runs, mean 0
+    eg_sim = [eg + scale * wiggle * np.sin(alpha) / np.sqrt(n) for n in N]
+    t_sim = [3.0 + 10 * scale * wiggle[:, 0] / np.sqrt(n) for n in N]
+    return Convergence(label, N, alpha, eg, 3.0, eg_sim, t_sim)
+
+
+def _plot_convergence():
+    from metarep.studies.finite_size import plot_convergence
+
+    return plot_convergence([_convergence("point A", 0.1), _convergence("point B", 0.4)])
+
+
+def _plot_sensitivity():
+    from metarep.studies.finite_size import plot_sensitivity
+    from metarep.trajectory import Trajectory
+
+    alpha = np.linspace(0.0, 10.0, 11)
+    amps = {"symmetric start": (alpha, np.exp(alpha)), "start of order one": (alpha, 1 + alpha)}
+    K = 2
+    Q = np.broadcast_to(np.eye(K), (len(alpha), K, K))
+    R = np.broadcast_to(0.5 * np.eye(K), (len(alpha), K, K))
+    a = np.ones((len(alpha), K))
+    from metarep.config import Config
+
+    cfg = Config(K=2, M=2, eta=4.0, eta_in=2.0, v_std=0.5)
+    theory = Trajectory(alpha, Q, R, a, 0.2 - 0.005 * alpha, config=cfg)
+    sims = {}
+    for i, n in enumerate((500, 2000)):
+        lift = (1.1 + 0.02 * np.array([[1.0], [-1.0], [0.5]]) / (i + 1)) * np.ones((1, len(alpha)))
+        Qs = np.eye(K) * lift[..., None, None]
+        sims[n] = Trajectory(alpha, Qs, np.broadcast_to(R, (3, *R.shape)),
+                             np.broadcast_to(a, (3, *a.shape)), np.zeros((3, len(alpha))),
+                             seeds=np.arange(3), config=cfg)
+    return plot_sensitivity(amps, theory, sims)
+
+
 CASES = [
     FigureCase("finite_size_runs", "metarep.studies.finite_size.plot_finite_size_runs",
                _plot("plot_finite_size_runs", False)),
@@ -38,4 +80,8 @@ CASES = [
     FigureCase("finite_size_scaling_symmetric",
                "metarep.studies.finite_size.plot_finite_size_scaling",
                _plot("plot_finite_size_scaling", False)),
+    FigureCase("finite_size_convergence", "metarep.studies.finite_size.plot_convergence",
+               _plot_convergence),
+    FigureCase("finite_size_sensitivity", "metarep.studies.finite_size.plot_sensitivity",
+               _plot_sensitivity),
 ]

@@ -46,7 +46,27 @@ def _symmetry_size_scaling() -> Figure:
     Ns = [250, 1000, 4000]
     t_ode = np.array([[20.0, 22.0, 25.0, 23.0], [26.0, 24.0, 29.0, 27.0], [30.0, 28.0, 33.0, 31.0]])
     t_sim = ([250, 1000], np.array([[21.0, 26.0, 24.0], [25.0, 30.0, 27.0]]))
-    return plot_size_scaling(Ns, t_ode, t_sim, 0.2, -7.0)
+    lines = [(0.2, -7.0, "slope 1/(2·0.2)"), (0.12, -22.0, "slope 1/(2·0.12)")]
+    return plot_size_scaling(Ns, t_ode, t_sim, lines)
+
+
+def _symmetry_odd_rates() -> Figure:
+    """Closed-form OddRates of 2 sizes × 3 seeds: rates decaying from 0.21 towards 0.12,
+    runs ending at later times for the larger N."""
+    from metarep.studies.symmetry_breaking import OddRates, plot_odd_rates
+
+    alpha = np.linspace(0.0, 40.0, 81)
+    base = 0.12 + 0.09 * np.exp(-alpha / 60.0) * (1 - np.exp(-alpha / 2.0))
+    ends = np.array([[15.0, 18.0, 22.0], [28.0, 31.0, 36.0]])
+    rate = np.stack([[np.where(alpha <= e, base - 0.01 * j, np.nan) for j, e in enumerate(row)]
+                     for row in ends])
+    predicted = np.array([2.4, 2.5, 2.7])
+    nothing = np.zeros(3)
+    return plot_odd_rates(OddRates(0.1, alpha, rate, rate, rate, rate, ends, nothing,
+                                   ends.T.copy(), 0.5 / predicted, predicted,
+                                   predicted * np.array([1.01, 0.99, 1.0]), nothing, nothing,
+                                   nothing), [250, 64000], 0.119,
+                          predicted * np.array([1.05, 1.04, 1.06]))
 
 
 CASES = [
@@ -56,4 +76,6 @@ CASES = [
                _symmetry_escape),
     FigureCase("symmetry_size_scaling", "metarep.studies.symmetry_breaking.plot_size_scaling",
                _symmetry_size_scaling),
+    FigureCase("symmetry_odd_rates", "metarep.studies.symmetry_breaking.plot_odd_rates",
+               _symmetry_odd_rates),
 ]

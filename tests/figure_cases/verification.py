@@ -39,7 +39,20 @@ def _deviation() -> Figure:
     N = np.array([250.0, 700.0, 2000.0])
     rms = 0.25 / np.sqrt(N) * np.array([1.0, 1.1, 0.95])
     return _verif("plot_deviation")(_verif("Deviation")(N, rms, 0.08 * rms, 0.1 * rms,
-                                                        0.01 * rms, rms, np.ones(3), rms))
+                                                        0.01 * rms))
+
+
+def _bias_law() -> Figure:
+    from metarep.analysis import size_fit
+
+    N = (250, 700, 2000)
+    alpha = np.linspace(0.5, 4.0, 8)
+    wiggle = np.array([[1.0, -1.0, 0.5, -0.5]]).T                   # 4 seeds, mean 0
+    dev = {n: (0.4 * np.sin(alpha) + 0.3 * wiggle * np.sqrt(n / 250)) / n for n in N}
+    fit = size_fit(dev)
+    remainder = size_fit({n: n * d for n, d in dev.items()})
+    return _verif("plot_bias_law")(_verif("BiasLaw")(np.array(N, dtype=float), alpha, fit,
+                                                     remainder))
 
 
 CASES = [
@@ -48,4 +61,6 @@ CASES = [
                _trajectories),
     FigureCase("verification_deviation", "metarep.studies.verification.plot_deviation",
                _deviation),
+    FigureCase("verification_bias_law", "metarep.studies.verification.plot_bias_law",
+               _bias_law),
 ]

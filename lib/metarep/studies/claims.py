@@ -97,7 +97,7 @@ EXTENSIONS = (
     Claim("E3", "The plateau's escape law",
           "The plateau is a saddle in the teacher-symmetric subspace with one odd unstable "
           "mode; its length grows like $\\ln(1/\\delta)$ and $\\ln N$.",
-          (_ev("symmetry_breaking", "fig-spectrum", "fig-escape", "fig-size"),)),
+          (_ev("symmetry_breaking", "fig-spectrum", "fig-escape", "fig-odd-rate", "fig-size"),)),
     Claim("E4", "First-order instability and natural rates",
           "The first-order head update is unstable for large inner rates; the outer rate has "
           "a maximum.",

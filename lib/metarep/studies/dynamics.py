@@ -1,13 +1,20 @@
-r"""Meta-training dynamics: the figures of the chapter *Meta-training dynamics and the birth
-of a shared representation* (``book/dynamics.md``).
+r"""Meta-training dynamics: the comparisons and figures of the chapter *Meta-training
+dynamics and the birth of a shared representation* (``book/dynamics.md``).
 
 The computations are in the core: the ODE from each simulation seed's initial state
 (:func:`metarep.ode.integrate_seeds`), canonical unit labels
 (:func:`metarep.alignment.canonical_units`), specialization times and the four phases of a
-run (:func:`metarep.analysis.specialization_time`, :func:`metarep.analysis.phases`).
+run (:func:`metarep.analysis.specialization_time`, :func:`metarep.analysis.phases`), the
+theory-agreement test of the statistics policy (:func:`metarep.analysis.agreement`) and the
+removal of the finite-N bias measured at a second size
+(:func:`metarep.analysis.size_extrapolation`). This module adds what the chapter compares:
+the times at which the phases are shown (:func:`phase_times`) and the deviations of the
+simulations from their ODEs on the plateau and in the final state (:func:`deviations`).
 
 Figures: :func:`plot_dynamics` (error, specialization index, cosines, head and norms with the
-phases marked) and :func:`plot_overlap_heatmaps` (the cosine matrices at chosen times).
+phases marked), :func:`plot_overlap_heatmaps` (the cosine matrices at chosen times) and
+:func:`plot_specialization_times` (the simulations' specialization times against their
+ODEs').
 """
 
 from __future__ import annotations
@@ -18,6 +25,51 @@ import numpy as np
 from metarep.analysis import Phases
 from metarep.plotting import ALPHA_LABEL, draw_sim, seed_mean_sem, style, unit_colors
 from metarep.trajectory import Trajectory
+
+
+# -- what the chapter compares ----------------------------------------------------------------
+
+def phase_times(ph: Phases, alpha) -> np.ndarray:
+    """Record times that show each phase of a run: the records of ``alpha`` (increasing)
+    nearest to the start, the middle of the plateau, the middle of the specialization phase
+    and the end."""
+    alpha = np.asarray(alpha, dtype=float)
+    want = [alpha[0], 0.5 * (ph.escape + ph.onset), 0.5 * (ph.onset + ph.specialized), alpha[-1]]
+    return alpha[[int(np.argmin(np.abs(alpha - t))) for t in want]]
+
+
+def deviations(sim: Trajectory, theory: Trajectory, plateau: float,
+               level: float = 0.1) -> dict[str, np.ndarray]:
+    """Per-seed deviations simulation − ODE (each seed's ODE from its own initial state) of
+    the quantities the chapter compares, as {name: (seeds,) array}.
+
+    ``plateau_eg``: the meta-test error at the record nearest α = ``plateau``, NaN for the
+    seeds whose simulation or ODE has already left the plateau there (specialization index
+    ≥ ``level``): escape times fluctuate by O(1) in α from run to run, so only runs on the
+    plateau compare its level. ``final_eg`` and the entries ``Q_k_l`` (k ≤ l), ``R_k_m``,
+    ``a_k`` of the final state: both trajectories must carry canonical unit labels
+    (:func:`metarep.alignment.canonical_units`). The simulation's ``eg`` must be set (e.g. the
+    closed-form error of its states); the theory must be recorded at the simulation's times
+    (a superset is fine).
+    """
+    idx = np.searchsorted(theory.alpha, sim.alpha)
+    if not np.allclose(theory.alpha[np.minimum(idx, len(theory.alpha) - 1)], sim.alpha):
+        raise ValueError("the theory is not recorded at the simulation's times")
+    i = int(np.argmin(np.abs(sim.alpha - plateau)))
+    j = idx[i]
+    on = (sim.specialization()[:, i] < level) & (theory.specialization()[:, j] < level)
+    out = {"plateau_eg": np.where(on, sim.eg[:, i] - theory.eg[:, j], np.nan),
+           "final_eg": sim.eg[:, -1] - theory.eg[:, idx[-1]]}
+    K, M = sim.K, sim.M
+    for name, x, y in (("Q", sim.Q, theory.Q), ("R", sim.R, theory.R), ("a", sim.a, theory.a)):
+        last = x[:, -1] - y[:, idx[-1]]
+        if name == "Q":
+            out.update({f"Q_{k}_{l}": last[:, k, l] for k in range(K) for l in range(k, K)})
+        elif name == "R":
+            out.update({f"R_{k}_{m}": last[:, k, m] for k in range(K) for m in range(M)})
+        else:
+            out.update({f"a_{k}": last[:, k] for k in range(K)})
+    return out
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -144,4 +196,33 @@ def plot_overlap_heatmaps(theory: Trajectory, times, sim: Trajectory | None = No
     return fig
 
 
-__all__ = ["plot_dynamics", "plot_overlap_heatmaps"]
+def plot_specialization_times(t_theory, t_sim, N: int):
+    """Specialization times α_s of the simulations against those of their ODEs (one point
+    per seed, the ODE from that seed's initial state), (a) paired, with the diagonal; (b) as
+    empirical distribution functions. ``t_theory``, ``t_sim`` (seeds,)."""
+    t_theory, t_sim = np.asarray(t_theory, dtype=float), np.asarray(t_sim, dtype=float)
+    with style():
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+        lo = min(t_theory.min(), t_sim.min()) * 0.9
+        hi = max(t_theory.max(), t_sim.max()) * 1.05
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, label="simulation = ODE")
+        ax.plot(t_theory, t_sim, "o", color="C3", mfc="white", label="one seed")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel(r"ODE from the seed's initial state: $\alpha_s$")
+        ax.set_ylabel(rf"simulation, $N = {N}$: $\alpha_s$")
+        ax.legend(loc="upper left")
+        for t, color, fmt, name in ((t_theory, "k", "-", "theory (ODE)"),
+                                    (t_sim, "C3", "--", f"simulation, N = {N}")):
+            x = np.sort(t)
+            ax2.step(x, np.arange(1, len(x) + 1) / len(x), where="post", color=color, ls=fmt,
+                     label=f"{name}, {len(x)} seeds")
+        ax2.set_xlabel(r"specialization time $\alpha_s$ (tasks / $N$)")
+        ax2.set_ylabel("fraction of runs specialized")
+        ax2.set_ylim(0.0, 1.02)
+        ax2.legend(loc="lower right")
+    return fig
+
+
+__all__ = ["phase_times", "deviations", "plot_dynamics", "plot_overlap_heatmaps",
+           "plot_specialization_times"]

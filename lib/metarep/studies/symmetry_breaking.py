@@ -3,11 +3,15 @@ symmetry breaking* (``book/symmetry_breaking.md``).
 
 The linear analysis is in the core (:mod:`metarep.linear`): the teacher-symmetric subspace,
 the plateau fixed point x* in it (:func:`metarep.linear.plateau_fixed_point`), the Jacobian
-there and its even and odd modes (:func:`metarep.linear.modes`). Specialization is the growth
-of the leading odd mode, at the rate λ; a perturbation of size δ along it leaves the plateau
-after α ≈ (1/λ) ln(1/δ) + const (:func:`escape_scan`); from a random initialisation
-δ = O(1/√N), hence a plateau growing like (1/2λ) ln N (:func:`size_scan_ode`,
-:func:`size_scan_sim`).
+there and its even and odd modes (:func:`metarep.linear.modes`), and the odd block of the
+Jacobian along any trajectory (:func:`metarep.linear.odd_block`, its frozen-time rate
+:func:`metarep.linear.odd_rate` and its variational propagator
+:func:`metarep.linear.odd_propagator`). Specialization is the growth of the odd part of R; a
+perturbation of size δ along the fixed point's leading odd mode leaves the plateau after
+α ≈ (1/λ) ln(1/δ) + const (:func:`escape_scan`). From a random initialisation δ = O(1/√N)
+(:func:`size_scan_ode`, :func:`size_scan_sim`), and the odd part grows at the frozen-time
+rate λ_odd(α) of the part of the plateau the run visits, not at the fixed point's λ
+(:func:`odd_rates`).
 """
 
 from __future__ import annotations
@@ -18,35 +22,44 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from metarep import drift, linear, ode
-from metarep.analysis import phases, seed_stats, specialization_time
+from metarep.analysis import crossing_time, fit_line, seed_stats, specialization_time
 from metarep.config import Config
 from metarep.initial import initial_order_parameters
-from metarep.linear import FixedPoint, Modes, state_from_vector, state_vector, symmetry_breaking
+from metarep.linear import (FixedPoint, Modes, odd_block, odd_coordinates, odd_propagator,
+                            odd_rate, state_from_vector, state_vector, symmetry_breaking,
+                            teacher_symmetric_projection)
 from metarep.plotting import ALPHA_LABEL, draw_sim, style
-from metarep.trajectory import Trajectory
 
 
 def relaxed_plateau(cfg: Config, guess, relax: float, T=None) -> FixedPoint:
-    """The plateau fixed point (:func:`metarep.linear.plateau_fixed_point`) from ``guess``
-    projected onto the teacher-symmetric subspace (R → row means) and first integrated for
-    ``relax`` units of α inside that invariant subspace, where the plateau attracts."""
+    """The plateau fixed point (:func:`metarep.linear.plateau_fixed_point`) from ``guess`` =
+    (Q, R, a), e.g. a random initial state: projected onto the teacher-symmetric subspace
+    (R → R̄ 1ᵀ), reflected unit by unit so that every R̄_k ≥ 0 (the reflection
+    (W_k, a_k) → (−W_k, −a_k) is a symmetry of the ODE: the fixed point found is then the
+    one with positive overlaps), and integrated for ``relax`` units of α inside that invariant
+    subspace, where the plateau attracts; Newton's method finishes."""
     Q, R, a = (np.asarray(v, dtype=float) for v in guess)
-    R = np.outer(R.mean(axis=1), np.ones(cfg.M))
+    R = teacher_symmetric_projection(R)
+    sign = np.where(R[:, 0] < 0, -1.0, 1.0)
+    Q, R, a = np.outer(sign, sign) * Q, sign[:, None] * R, sign * a
     run = ode.integrate_batch(cfg, np.array([0.0, relax]),
                               states=ode.stack_states([(Q, R, a)]), T=T)
     return linear.plateau_fixed_point(cfg, (run.Q[0, -1], run.R[0, -1], run.a[0, -1]), T=T)
 
 
-def plateau_state(traj):
-    """(Q, R, a) of a theory trajectory (no seed axis) on its plateau: the record between the
-    end of the escape and the onset of specialization (:func:`metarep.analysis.phases`)
-    where the state moves slowest."""
-    ph = phases(traj)
-    inside = np.flatnonzero((traj.alpha >= ph.escape) & (traj.alpha <= ph.onset))
-    x = np.asarray(state_vector(traj.Q, traj.R, traj.a, True))
-    speed = np.linalg.norm(np.gradient(x, traj.alpha, axis=0), axis=1)
-    i = inside[np.argmin(speed[inside])]
-    return traj.Q[i], traj.R[i], traj.a[i]
+def even_rates(md: Modes) -> np.ndarray:
+    """The real parts of the even modes' eigenvalues (sorted decreasingly): the slowest
+    (closest to zero) is the rate at which the plateau drifts towards the fixed point."""
+    return np.sort(md.eigenvalues.real[~md.odd])[::-1]
+
+
+def linear_window(alpha, breaking, delta: float, rise: float = 10.0,
+                  top: float = 1e-3) -> np.ndarray:
+    """Records of a run started at x* + δ u where its odd part ``breaking`` (n,) lies in the
+    linear regime of the escape: it has grown by the factor ``rise`` (the faster-decaying
+    modes excited at the start are gone) and is still below ``top`` (far from O(1))."""
+    b = np.asarray(breaking, dtype=float)
+    return np.flatnonzero((b >= rise * delta) & (b <= top))
 
 
 # -- escape from a controlled perturbation ----------------------------------------------------
@@ -81,23 +94,145 @@ def escape_scan(cfg: Config, fp: FixedPoint, md: Modes, deltas, alphas) -> Escap
 
 # -- escape from a random initialisation at finite N ------------------------------------------
 
-def size_scan_ode(cfg: Config, Ns, seeds, alphas):
+@dataclass(frozen=True)
+class SizeScan:
+    """The ODE from random initial states at several N: Ns (G,), seeds (S,), alpha (n,),
+    Q (G, S, n, K, K), R (G, S, n, K, M), a (G, S, n, K), s (G, S, n) the specialization
+    index, t_spec (G, S) the specialization times (∞ where not reached)."""
+
+    Ns: np.ndarray
+    seeds: np.ndarray
+    alpha: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    a: np.ndarray
+    s: np.ndarray
+    t_spec: np.ndarray
+
+
+def size_scan_ode(cfg: Config, Ns, seeds, alphas) -> SizeScan:
     """The ODE started from the random initial overlaps of each (N, seed) — the only trace of
-    N in the ODE is its initial condition. Returns (specialization times (len(Ns),
-    len(seeds)), the trajectory of the first seed at the largest N as
-    :class:`~metarep.trajectory.Trajectory`)."""
+    N in the ODE is its initial condition (one vmapped integration). A seed draws the same
+    standard normals at every N, so its initial odd part is the same vector times N^(−1/2)."""
+    Ns, seeds = np.asarray(Ns, dtype=int), np.asarray(seeds, dtype=int)
     ops = [initial_order_parameters(cfg.replace(N=int(n), seed=int(s)))
            for n in Ns for s in seeds]
     run = ode.integrate_batch(cfg, alphas,
                               states=ode.stack_states([(o.Q, o.R, o.a) for o in ops]),
                               hypers=ode.stack_hypers([drift.hyper(cfg, o.T) for o in ops]),
                               labels=[f"N = {n}, seed {s}" for n in Ns for s in seeds])
-    t = specialization_time(run.alpha, run.observables["specialization"])
-    i = (len(Ns) - 1) * len(seeds)
-    one = Trajectory(run.alpha, run.Q[i], run.R[i], run.a[i], run.eg[i],
-                     {k: v[i] for k, v in run.observables.items()},
-                     config=cfg.replace(N=int(Ns[-1]), seed=int(seeds[0])), T=run.T[i])
-    return t.reshape(len(Ns), len(seeds)), one
+    shape = (len(Ns), len(seeds))
+    s = run.observables["specialization"]
+    grid = lambda x: x.reshape(*shape, *x.shape[1:])  # noqa: E731
+    return SizeScan(Ns, seeds, run.alpha, grid(run.Q), grid(run.R), grid(run.a), grid(s),
+                    specialization_time(run.alpha, s).reshape(shape))
+
+
+def seed_slopes(Ns, t) -> np.ndarray:
+    """Least-squares slope of t (G, S) against ln N (G,) for each seed (column): (S,)."""
+    x = np.log(np.asarray(Ns, dtype=float))
+    return np.array([fit_line(x, col)[0] for col in np.asarray(t, dtype=float).T])
+
+
+@dataclass(frozen=True)
+class OddRates:
+    """The odd part of every run of a :class:`SizeScan` while it is small (records before it
+    reaches ``level``; NaN after), and the ln N law it implies.
+
+    Per run (G, S, n): ``rate`` λ_odd(α), the frozen-time rate at the teacher-symmetric
+    projection of the state (:func:`metarep.linear.odd_rate`); ``gap`` λ_odd − the next real
+    part of the odd block; ``breaking`` the ODE's odd part ‖R − R̄ 1ᵀ‖; ``growth`` its
+    prediction |Φ(α) φ(0)| by the variational equation along the run
+    (:func:`metarep.linear.odd_propagator`). Per run (G, S): ``t_level`` the time at which the
+    odd part reaches ``level``; ``linear_error`` max |growth/breaking − 1| before that.
+
+    Per seed (S,), from its runs at the smallest and the largest N: ``window`` (S, 2) =
+    [t_level at N_min, t_level at N_max], the part of the plateau where the extra time of the
+    larger N is spent; ``mean_rate`` λ̄, the time average of λ_odd over the window along the
+    largest-N run (still on the plateau there); ``predicted`` = 1/(2 λ̄); ``slope`` the
+    measured (t_level(N_max) − t_level(N_min))/ln(N_max/N_min); ``adiabatic`` the growth
+    exponent's departure from the frozen-time one over the window,
+    ln G(α₂) − ln G(α₁) − ∫ λ_odd dα; ``adiabatic_parameter`` ε = max ‖dB/dα‖/gap² over the
+    window (B the odd block: first-order adiabatic theory bounds the departure by about 2ε);
+    ``path`` the departure L_{N_max}(α₁) − L_{N_min}(α₁), L_N = ln G + ½ ln N, due to the
+    N-dependence of the plateau path (zero if the path were the same at every N).
+    """
+
+    level: float
+    alpha: np.ndarray
+    rate: np.ndarray
+    gap: np.ndarray
+    breaking: np.ndarray
+    growth: np.ndarray
+    t_level: np.ndarray
+    linear_error: np.ndarray
+    window: np.ndarray
+    mean_rate: np.ndarray
+    predicted: np.ndarray
+    slope: np.ndarray
+    adiabatic: np.ndarray
+    adiabatic_parameter: np.ndarray
+    path: np.ndarray
+
+
+def _cumulative(alpha, x) -> np.ndarray:
+    """Trapezoidal ∫_{alpha[0]}^{alpha[i]} x dα at every record i."""
+    return np.concatenate([[0.0], np.cumsum(0.5 * np.diff(alpha) * (x[1:] + x[:-1]))])
+
+
+def odd_rates(cfg: Config, scan: SizeScan, level: float) -> OddRates:
+    """The odd-block analysis of :class:`OddRates` for every run of ``scan`` (which must have
+    a symmetric teacher, T ∝ I, and reach the odd part ``level`` in every run)."""
+    K, M = cfg.K, cfg.M
+    alpha = scan.alpha
+    breaking = symmetry_breaking(scan.R)                                        # (G, S, n)
+    t_level = crossing_time(alpha, breaking, level)
+    if not np.all(np.isfinite(t_level)):
+        raise ValueError(f"some runs never reach the odd part {level}: extend the records")
+    last = int(np.searchsorted(alpha, t_level.max())) + 1
+    al = alpha[:last]
+    blocks = odd_block(cfg, scan.Q[:, :, :last], scan.R[:, :, :last], scan.a[:, :, :last])
+    ev = np.sort(np.linalg.eigvals(blocks).real, axis=-1)
+    rate = odd_rate(blocks)
+    gap = ev[..., -1] - ev[..., -2] if ev.shape[-1] > 1 else np.full(rate.shape, np.inf)
+    phi0 = odd_coordinates(scan.R[:, :, 0], K, M)
+    growth = np.linalg.norm(np.einsum("gsnij,gsj->gsni", odd_propagator(al, blocks), phi0),
+                            axis=-1)
+    before = al[None, None, :] <= t_level[..., None]
+    br = breaking[..., :last]
+    linear_error = np.nanmax(np.where(before, np.abs(growth / br - 1.0), np.nan), axis=-1)
+    nan = lambda x: np.where(before, x, np.nan)  # noqa: E731
+    S = len(scan.seeds)
+    window = np.stack([t_level[0], t_level[-1]], axis=1)
+    mean_rate, adiabatic, eps, path = (np.empty(S) for _ in range(4))
+    dB = np.linalg.norm(np.gradient(blocks[-1], al, axis=1), axis=(-2, -1))     # (S, n)
+    big, small = float(scan.Ns[-1]), float(scan.Ns[0])
+    for j in range(S):
+        lo, hi = window[j]
+        cum = _cumulative(al, rate[-1, j])
+        integral = np.interp(hi, al, cum) - np.interp(lo, al, cum)
+        mean_rate[j] = integral / (hi - lo)
+        lnG = np.log(growth[-1, j])
+        adiabatic[j] = np.interp(hi, al, lnG) - np.interp(lo, al, lnG) - integral
+        keep = (al >= lo) & (al <= hi)
+        eps[j] = float(np.max(dB[j, keep] / gap[-1, j, keep] ** 2))
+        path[j] = (np.interp(lo, al, lnG) + 0.5 * np.log(big)
+                   - np.interp(lo, al, np.log(growth[0, j])) - 0.5 * np.log(small))
+    slope = (t_level[-1] - t_level[0]) / np.log(big / small)
+    return OddRates(float(level), al, nan(rate), nan(gap), br, nan(growth), t_level,
+                    linear_error, window, mean_rate, 0.5 / mean_rate, slope, adiabatic, eps,
+                    path)
+
+
+def norm_spread(scan: SizeScan, at) -> np.ndarray:
+    """How unequal the units of each seed's largest-N run are at the times ``at`` (S,): the
+    relative spread (max_k Q_kk − min_k Q_kk)/mean_k Q_kk of the norms, (S,), linearly
+    interpolated between records. It is 0 at the symmetric fixed point; the slow even mode
+    (:func:`even_rates`) is what lets it decay."""
+    Q = np.asarray(scan.Q[-1], dtype=float)                                    # (S, n, K, K)
+    norms = np.diagonal(Q, axis1=-2, axis2=-1)                                 # (S, n, K)
+    spread = (norms.max(axis=-1) - norms.min(axis=-1)) / norms.mean(axis=-1)   # (S, n)
+    return np.array([np.interp(t, scan.alpha, row) for t, row in zip(np.asarray(at), spread)])
 
 
 def size_scan_sim(cfg: Config, Ns, seeds, alpha_max: float, record_every: float = 1.0):
@@ -179,18 +314,56 @@ def plot_escape(scan: EscapeScan, rate: float, intercept: float):
     return fig
 
 
-def plot_size_scaling(Ns, t_ode, t_sim, rate: float, intercept: float,
-                      rate_name: str = r"\lambda"):
+def plot_odd_rates(odd: OddRates, Ns, rate: float, slope_spec=None):
+    """(a) The frozen-time odd rate λ_odd(α) along every run of a size scan while its odd
+    part is small (colour: N), with the fixed point's rate λ (dashed). (b) Per seed, the
+    measured ln N slope of the time at which the odd part reaches ``odd.level`` against the
+    prediction 1/(2λ̄) of the rate averaged over the window, with the diagonal and the
+    fixed point's prediction 1/(2λ) (dotted); ``slope_spec`` (S,), if given: the seeds' slopes
+    of the specialization time α_s (open markers)."""
+    Ns = np.asarray(Ns)
+    cmap = plt.get_cmap("viridis")
+    with style():
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.0, 3.2))
+        for g, n in enumerate(Ns):
+            col = cmap(g / max(len(Ns) - 1, 1))
+            for j in range(odd.rate.shape[1]):
+                ax.plot(odd.alpha, odd.rate[g, j], color=col, lw=0.6,
+                        label=f"N = {n}" if j == 0 else None)
+        ax.axhline(rate, color="k", ls="--", lw=1.0,
+                   label=rf"fixed point, $\lambda = {rate:.3g}$")
+        ax.set_xlabel(ALPHA_LABEL)
+        ax.set_ylabel(r"odd rate $\lambda_\mathrm{odd}(\alpha)$")
+        ax.legend(ncol=2, fontsize=6.5, loc="lower right")
+        lo = min(np.nanmin(odd.predicted), np.nanmin(odd.slope)) * 0.95
+        hi = 0.5 / rate * 1.05
+        ax2.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, label="measured = predicted")
+        ax2.axvline(0.5 / rate, color="k", ls=":", lw=1.0,
+                    label=r"fixed point: $1/(2\lambda)$")
+        ax2.plot(odd.predicted, odd.slope, "o", color="C3",
+                 label=f"odd part reaches {odd.level:g}")
+        if slope_spec is not None:
+            ax2.plot(odd.predicted, slope_spec, "s", color="C0", mfc="white",
+                     label=r"specialization time $\alpha_s$")
+        ax2.set_xlim(lo, hi)
+        ax2.set_xlabel(r"predicted slope $1/(2\bar\lambda_\mathrm{odd})$")
+        ax2.set_ylabel(r"measured slope $d\alpha/d\ln N$")
+        ax2.legend(loc="lower right")
+    return fig
+
+
+def plot_size_scaling(Ns, t_ode, t_sim, lines):
     """Specialization time vs N (log axis): ODE from random finite-N initial states (mean ±
-    s.e. over seeds, line-free markers), simulations (mean ± s.e.), and the line
-    (1/2λ) ln N + ``intercept``. t_ode (len(Ns), seeds), t_sim (len(Ns_sim), seeds) with
-    ``t_sim = (Ns_sim, times)`` or None. ``rate_name``: TeX name of the rate in the legend."""
+    s.e. over seeds, markers), simulations (mean ± s.e.), and lines (1/2λ) ln N + c for each
+    ``(rate, intercept, label)`` of ``lines`` (the first solid, the others dashed). t_ode
+    (len(Ns), seeds); ``t_sim = (Ns_sim, times (len(Ns_sim), seeds))`` or None."""
     Ns = np.asarray(Ns, dtype=float)
     with style():
-        fig, ax = plt.subplots(figsize=(4.6, 3.2))
+        fig, ax = plt.subplots(figsize=(4.8, 3.3))
         nn = np.geomspace(Ns.min() / 1.5, Ns.max() * 1.5, 50)
-        ax.plot(nn, np.log(nn) / (2 * rate) + intercept, color="k",
-                label=rf"$\frac{{1}}{{2{rate_name}}}\ln N$ + const, ${rate_name} = {rate:.3g}$")
+        for i, (rate, intercept, label) in enumerate(lines):
+            ax.plot(nn, np.log(nn) / (2 * rate) + intercept, color="k" if i == 0 else "0.5",
+                    ls="-" if i == 0 else "--", label=label)
 
         def stats(t):
             st = seed_stats(np.where(np.isfinite(t), t, np.nan), axis=1)
@@ -211,5 +384,7 @@ def plot_size_scaling(Ns, t_ode, t_sim, rate: float, intercept: float,
     return fig
 
 
-__all__ = ["relaxed_plateau", "plateau_state", "EscapeScan", "escape_scan", "size_scan_ode",
-           "size_scan_sim", "plot_spectrum", "plot_escape", "plot_size_scaling"]
+__all__ = ["relaxed_plateau", "even_rates", "linear_window", "EscapeScan", "escape_scan",
+           "SizeScan", "size_scan_ode", "seed_slopes", "OddRates", "odd_rates",
+           "norm_spread", "size_scan_sim", "plot_spectrum", "plot_escape", "plot_odd_rates",
+           "plot_size_scaling"]
