@@ -356,10 +356,10 @@ def plot_finite_size_scaling(fs: FiniteSize):
 
 def odd_rate_along(cfg: Config, theory: Trajectory) -> np.ndarray:
     """The local escape rate λ_odd(α) along a theory trajectory in the teacher-symmetric
-    subspace (no seed axis): at every record, the largest real part among the odd modes of
-    the Jacobian there (:func:`metarep.linear.local_modes`). Shape (r,)."""
-    return np.array([linear.local_modes(cfg, (theory.Q[i], theory.R[i], theory.a[i])).rate
-                     for i in range(len(theory.alpha))])
+    subspace (no seed axis): at every record, the largest real part among the eigenvalues
+    of the odd block of the Jacobian there (:func:`metarep.linear.odd_block`,
+    :func:`metarep.linear.odd_rate`). Shape (r,)."""
+    return linear.odd_rate(linear.odd_block(cfg, theory.Q, theory.R, theory.a))
 
 
 def plot_convergence(convs: list):
