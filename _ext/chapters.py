@@ -271,6 +271,29 @@ def ensure(source: Path, folder: Path | None = None, downloads: Path = DOWNLOADS
     return Outcome(source, False, result.time, None)
 
 
+def glued(source: Path, folder: Path | None = None) -> dict[str, str]:
+    """{name: text/plain} of every value the stored execution of the chapter ``source``
+    glues (myst-nb's ``glue``); empty when the chapter has no stored execution."""
+    from jupyter_cache import get_cache
+
+    folder = cache_folder() if folder is None else folder
+    with _locked(folder):
+        cache = get_cache(folder)
+        record = _match(cache, read(source))
+        if record is None:
+            return {}
+        nb = cache.get_cache_bundle(record.pk).nb
+    out = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            book = output.get("metadata", {}).get("scrapbook")
+            if book:
+                text = output.get("data", {}).get(book["mime_prefix"] + "text/plain")
+                if text is not None:
+                    out[book["name"]] = text
+    return out
+
+
 def ensure_all(pages: list[str] | None = None, jobs: int = 2, log=print) -> list[Outcome]:
     """:func:`ensure` every notebook page (default: all of ``_toc.yml``), ``jobs`` at a
     time (each execution runs in its own kernel process)."""
