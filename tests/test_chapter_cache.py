@@ -87,3 +87,24 @@ def test_key_covers_library_pins_and_examples(tmp_path):
     (tmp_path / "lib" / "metarep" / "__pycache__").mkdir()
     (tmp_path / "lib" / "metarep" / "__pycache__" / "core.pyc").write_bytes(b"x")
     assert chapters.key(tmp_path) == base
+
+
+def test_glued_values_are_read_from_the_stored_execution(tmp_path):
+    """:func:`chapters.glued` returns the text of every glued value of the stored execution
+    (what ``{glue:text}`` formats): a Python float as its literal, a NumPy scalar as its repr
+    (which test_chapters refuses), nothing before the chapter is executed."""
+    source = tmp_path / "glued.md"
+    source.write_text(HEADER + """
+```{code-cell} ipython3
+import numpy as np
+from myst_nb import glue
+glue("plain", 0.25, display=False)
+glue("numpy", np.float64(0.25), display=False)
+```
+""")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    assert chapters.glued(source, cache) == {}
+    assert chapters.ensure(source, cache, tmp_path / "downloads").error is None
+    g = chapters.glued(source, cache)
+    assert g["plain"] == "0.25" and g["numpy"].startswith("np.float64")
