@@ -55,7 +55,7 @@ def _run(cmd: list[str], env: dict) -> float:
 def metarep_cmd(steps: int, eg: str, out: Path) -> list[str]:
     sets = [x for k in KEYS + [f"alpha_max={steps / N:g}"] for x in ("--set", k)]
     return [sys.executable, "-m", "metarep", "sim", *sets, "--quiet", "--eg-method", eg,
-            "--out", str(out)]
+            "--out", str(out), "--force"]
 
 
 def numpy_cmd(steps: int, out: Path) -> list[str]:
