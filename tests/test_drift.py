@@ -77,9 +77,7 @@ def test_drift_is_minus_eta_gradient_in_weight_space(first_order):
 
 
 def test_rhs_is_the_vector_field_of_the_configuration():
-    """rhs(state, cfg, T) = vector_field(state, hyper(cfg, T), S, first_order), and finite
-    support is refused (the theory covers the population inner loop only)."""
-    from metarep.errors import ConfigError
+    """rhs(state, cfg, T) = vector_field(state, hyper(cfg, T), S, first_order)."""
 
     cfg = Config(K=2, M=2, eta=0.6, eta_in=0.9, eta_head=0.4, query_batch=3, inner_steps=2,
                  v_mean=(0.5, 1.0), teacher_spread=0.2)
@@ -92,8 +90,6 @@ def test_rhs_is_the_vector_field_of_the_configuration():
     want = drift.vector_field(drift.State(*(jnp.asarray(x) for x in state)), hp, 2, False)
     for got, ref in zip(drift.rhs(state, cfg, T), want):
         np.testing.assert_allclose(got, ref, rtol=1e-13)
-    with pytest.raises(ConfigError, match="support"):
-        drift.check_support(cfg.replace(support=10))
 
 
 N_SMALL = 250

@@ -91,10 +91,6 @@ def test_time_grid_and_padding():
     assert len(ode.padded_grid([0.0, 1.0])) == 16
 
 
-def test_finite_support_is_rejected():
-    with pytest.raises(ConfigError, match="support"):
-        ode.integrate(Config(support=10))
-
 
 def test_zero_predictor_error():
     dist = drift.hyper(Config(M=2, v_mean=(1.0, -0.5), v_std=0.7, label_noise=0.3,

@@ -83,13 +83,6 @@ def load_config(args: argparse.Namespace) -> Config:
     return Config.from_dict({**values, **parse_overrides(args.set or [])})
 
 
-def check_theory(cfg: Config) -> None:
-    """Raise ConfigError when the ODE does not cover ``cfg`` (the ODE's own check)."""
-    from metarep.drift import check_support
-
-    check_support(cfg)
-
-
 # -- outputs ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -326,7 +319,6 @@ def run_ode(args: argparse.Namespace) -> int:
     from metarep.footprint import check, ode_footprint
 
     cfg = load_config(args)
-    check_theory(cfg)
     out = _plan(args)
     check(ode_footprint(cfg, csv=out.config is not None), "ode")
     _nothing_saved(out)
@@ -393,7 +385,6 @@ def run_sim(args: argparse.Namespace) -> int:
     if args.compare_ode:
         if args.plot is None:
             raise ConfigError("--compare-ode draws the theory on the figure: add --plot FIGURE")
-        check_theory(cfg)
     out = _plan(args)
     check(sim_footprint(cfg, args.seeds, args.eg_tasks, args.compare_ode,
                         csv=out.config is not None), "sim")
@@ -462,7 +453,6 @@ def run_plot(args: argparse.Namespace) -> int:
             raise ConfigError(f"--compare-ode needs the records of {table} to start at α = 0 "
                               f"(the theory starts from each seed's initial state), not at "
                               f"α = {traj.alpha[0]:g}")
-        check_theory(traj.config)
         from metarep.footprint import check, theory_footprint
 
         check(theory_footprint(traj.config, len(traj.seeds)), "plot --compare-ode")

@@ -36,9 +36,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from metarep import metaloss
-from metarep.errors import ConfigError
+from metarep import metaloss, support
 from metarep.metaloss import TaskDist
+from metarep.support import Draws
 
 
 class State(NamedTuple):
@@ -50,13 +50,17 @@ class State(NamedTuple):
 
 
 class Hyper(NamedTuple):
-    """Numeric hyper-parameters (traceable): η, η_in, η_a, query batch b, task distribution."""
+    """Numeric hyper-parameters (traceable): η, η_in, η_a, query batch b, task distribution,
+    and ``support``: None for the population inner loop, or the fixed
+    :class:`~metarep.support.Draws` of a finite support of P samples (P is the length of their
+    support axis; :mod:`metarep.support`)."""
 
     eta: jax.Array
     eta_in: jax.Array
     eta_head: jax.Array
     batch: jax.Array
     dist: TaskDist
+    support: Draws | None = None
 
 
 class Schedule(NamedTuple):
@@ -84,16 +88,35 @@ def at(hp: Hyper, alpha) -> Hyper:
                           if isinstance(getattr(hp, f), Schedule)})
 
 
-def hyper(cfg, T=None) -> Hyper:
-    """The :class:`Hyper` of a configuration (T: teacher overlaps, default identity)."""
+def hyper(cfg, T=None, samples: int = support.SAMPLES, seed: int = 0) -> Hyper:
+    """The :class:`Hyper` of a configuration (T: teacher overlaps, default identity); with a
+    finite support, its draws (``samples`` support sets, Sobol ``seed``:
+    :func:`metarep.support.draws`)."""
+    draws = None if cfg.P is None else support.draws(cfg.P, cfg.K, cfg.M, samples, seed)
     return Hyper(eta=jnp.float64(cfg.eta), eta_in=jnp.float64(cfg.eta_in),
                  eta_head=jnp.float64(cfg.eta_head), batch=jnp.float64(cfg.query_batch),
-                 dist=metaloss.task_dist(cfg, T))
+                 dist=metaloss.task_dist(cfg, T), support=draws)
 
 
-def vector_field(state: State, hp: Hyper, steps: int, first_order: bool) -> State:
-    """dQ/dα, dR/dα, da/dα at ``state`` (``eq-ode-R``, ``eq-ode-Q``, ``eq-ode-a``; pure,
-    jittable; ``steps`` = S and ``first_order`` static)."""
+def _finite_support_terms(state: State, hp: Hyper, steps: int, first_order: bool):
+    """(∂F/∂Q, ∂F/∂R, head direction, Φ) with a finite support (:mod:`metarep.support`)."""
+    Q, R, a = state
+    dist, dr = hp.dist, hp.support
+    if first_order:
+        # the support's law held fixed at (Q, R): a′ does not move with the gradient
+        lw = support.law(Q, R, dist)
+        (dFdQ, G), _ = jax.grad(support.error_and_law, argnums=(0, 1), has_aux=True)(
+            Q, R, a, dist, hp.eta_in, steps, dr, lw)
+        head = support.mean_adapted_head_gradient(Q, R, a, dist, hp.eta_in, steps, dr, lw)
+    else:
+        (dFdQ, G, head), lw = jax.grad(support.error_and_law, argnums=(0, 1, 2),
+                                       has_aux=True)(Q, R, a, dist, hp.eta_in, steps, dr)
+    phi = support.noise_term(Q, R, a, dist, hp.eta_in, hp.batch, steps, first_order, dr, lw)
+    return dFdQ, G, head, phi
+
+
+def _population_terms(state: State, hp: Hyper, steps: int, first_order: bool):
+    """(∂F/∂Q, ∂F/∂R, head direction, Φ) of the population inner loop (:mod:`metarep.metaloss`)."""
     Q, R, a = state
     dist = hp.dist
     if first_order:
@@ -105,10 +128,20 @@ def vector_field(state: State, hp: Hyper, steps: int, first_order: bool) -> Stat
     else:
         dFdQ, G, head = jax.grad(metaloss.meta_test_error, argnums=(0, 1, 2))(
             Q, R, a, dist, hp.eta_in, steps)
+    return dFdQ, G, head, metaloss.noise_term(Q, R, a, dist, hp.eta_in, steps)
+
+
+def vector_field(state: State, hp: Hyper, steps: int, first_order: bool) -> State:
+    """dQ/dα, dR/dα, da/dα at ``state`` (``eq-ode-R``, ``eq-ode-Q``, ``eq-ode-a``; pure,
+    jittable; ``steps`` = S and ``first_order`` static). The meta-loss F and the noise term Φ
+    are those of the population inner loop, or of a finite support when ``hp.support`` holds
+    draws (``eq-fs-expansion``, ``eq-fs-noise``)."""
+    Q, R, _ = state
+    terms = _population_terms if hp.support is None else _finite_support_terms
+    dFdQ, G, head, phi = terms(state, hp, steps, first_order)
     A = dFdQ + dFdQ.T
-    T = dist.T
+    T = hp.dist.T
     dR = -hp.eta * (A @ R + G @ T)
-    phi = metaloss.noise_term(Q, R, a, dist, hp.eta_in, steps)
     dQ = -hp.eta * (A @ Q + Q @ A + G @ R.T + R @ G.T) + hp.eta**2 / hp.batch * phi
     return State(dQ, dR, -hp.eta_head * head)
 
@@ -116,19 +149,11 @@ def vector_field(state: State, hp: Hyper, steps: int, first_order: bool) -> Stat
 _vector_field_jit = jax.jit(vector_field, static_argnames=("steps", "first_order"))
 
 
-def check_support(cfg) -> None:
-    """Raise :class:`~metarep.errors.ConfigError` unless the theory covers ``cfg.support``."""
-    if cfg.support != "inf":
-        raise ConfigError(f"support = {cfg.support}: the ODE theory covers the population inner "
-                          'loop only (support = "inf"); finite support is simulator-only')
-
-
 def rhs(state, cfg, T=None) -> State:
     """dQ/dα, dR/dα, da/dα at ``state`` = (Q, R, a) for a :class:`~metarep.config.Config`."""
-    check_support(cfg)
     s = State(*(jnp.asarray(x, dtype=jnp.float64) for x in state))
     return _vector_field_jit(s, hyper(cfg, T), cfg.inner_steps, cfg.first_order)
 
 
 __all__ = ["State", "Hyper", "Schedule", "SCHEDULABLE", "at", "hyper", "vector_field",
-           "check_support", "rhs"]
+           "rhs"]

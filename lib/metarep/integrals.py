@@ -9,7 +9,15 @@ For jointly Gaussian, zero-mean fields u with covariance C (entries named in arg
                                                                                     (eq-i3)
 * I4 = E[g'(u₁)g'(u₂)g(u₃)g(u₄)] = (4/π²) Λ₄^{-1/2} arcsin(Λ₀ / √(Λ₁Λ₂))             (eq-i4)
 
-with Λ₄, Λ₀, Λ₁, Λ₂ as in :func:`i4` (Saad & Solla 1995; Goldt et al. 2019). The book derives
+with Λ₄, Λ₀, Λ₁, Λ₂ as in :func:`i4` (Saad & Solla 1995; Goldt et al. 2019), and the
+four-point function of the activations, which has no elementary closed form,
+
+* G4 = E[g(u₁)g(u₂)g(u₃)g(u₄)] = ∫₀¹ Σ_(ij|kl) ρ_ij (4/π²)(1 − t²ρ_ij²)^{-1/2}
+  arcsin ρ_kl·ij(t) dt                                                             (eq-g4)
+
+(ρ the correlation matrix of I + C, ρ_kl·ij(t) the partial correlation of fields k, l given
+i, j at correlations tρ; the sum runs over the six ordered splits of {1,2,3,4} into pairs;
+:func:`g4`), evaluated by Gauss–Legendre quadrature. The book derives
 them in the chapter on order parameters, by reweighting the Gaussian measure
 (``eq-gaussian-reweighting``); the fields of one task have the covariance
 ``eq-field-covariance``. I3 is not symmetric
@@ -24,6 +32,7 @@ covariance matrices of shape (..., n, n) and read the entries in argument order
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
 _2_PI = 2.0 / jnp.pi
 _4_PI2 = 4.0 / jnp.pi**2
@@ -64,6 +73,45 @@ def i4(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
     lam1 = lam4 * (1.0 + c33) - c23**2 * p1 - c13**2 * p2 + 2.0 * c12 * c13 * c23
     lam2 = lam4 * (1.0 + c44) - c24**2 * p1 - c14**2 * p2 + 2.0 * c12 * c14 * c24
     return _4_PI2 / jnp.sqrt(lam4) * jnp.arcsin(lam0 / jnp.sqrt(lam1 * lam2))
+
+
+#: Gauss–Legendre nodes of :func:`g4` on [0, 1]. Its integrand is analytic on the interval,
+#: with singularities at t = 1/|ρ_ij| > 1: against 400 nodes, 20 nodes are within 2e-15 for
+#: fields of variance up to 5 and within 2e-10 up to 20 (tests/test_integrals.py).
+G4_NODES = 20
+_GL_T, _GL_W = np.polynomial.legendre.leggauss(G4_NODES)
+_GL_T, _GL_W = 0.5 * (_GL_T + 1.0), 0.5 * _GL_W
+#: The six splits (i, j | k, l) of the four fields into an ordered pair and its complement.
+_SPLITS = np.array([(0, 1, 2, 3), (0, 2, 1, 3), (0, 3, 1, 2),
+                    (2, 3, 0, 1), (1, 3, 0, 2), (1, 2, 0, 3)])
+
+
+def g4(C):
+    r"""G4 = E[g(u₁)g(u₂)g(u₃)g(u₄)] for u ~ N(0, C), C of shape (..., 4, 4) (``eq-g4``).
+
+    With g(u) = E_w[sign(u + w)], w ~ N(0, 1), G4 = E[Π_i sign(s_i)] for s ~ N(0, I + C)
+    (fields may repeat: u₁ = u₂ is C₁₁ = C₁₂). Scaling the correlations ρ of s by t ∈ [0, 1]
+    and Price's theorem, ∂E[Π sign]/∂ρ_ij = 4 φ₂(0, 0; ρ_ij) E[sign s_k sign s_l | s_i = s_j = 0]
+    = (4/π²)(1 − ρ_ij²)^{-1/2} arcsin ρ_kl·ij, integrate from the independent case (G4 = 0) to
+    t = 1. Returns shape (...); jittable and differentiable.
+    """
+    S = C + jnp.eye(4, dtype=C.dtype)
+    sd = jnp.sqrt(jnp.diagonal(S, axis1=-2, axis2=-1))
+    rho = S / (sd[..., :, None] * sd[..., None, :])
+    i, j, k, l = (_SPLITS[:, n] for n in range(4))
+    r_ij, r_kl = rho[..., i, j], rho[..., k, l]                  # (..., 6)
+    r_ik, r_jk, r_il, r_jl = rho[..., i, k], rho[..., j, k], rho[..., i, l], rho[..., j, l]
+    t = jnp.asarray(_GL_T, dtype=C.dtype)[:, None]                # (nodes, 1)
+    ex = lambda x: x[..., None, :]  # noqa: E731  (..., 1, 6): broadcast against the nodes
+    a = t * ex(r_ij)
+    det = 1.0 - a**2
+    # quadratic forms r_xᵀ A⁻¹ r_y with A = [[1, a], [a, 1]], r_x = t (ρ_ix, ρ_jx)
+    form = lambda p1, p2, q1, q2: t**2 * (ex(p1) * ex(q1) + ex(p2) * ex(q2)  # noqa: E731
+                                          - a * (ex(p1) * ex(q2) + ex(p2) * ex(q1))) / det
+    num = t * ex(r_kl) - form(r_ik, r_jk, r_il, r_jl)
+    den = jnp.sqrt((1.0 - form(r_ik, r_jk, r_ik, r_jk)) * (1.0 - form(r_il, r_jl, r_il, r_jl)))
+    f = ex(r_ij) * jnp.arcsin(num / den) / jnp.sqrt(det)
+    return _4_PI2 * jnp.einsum("...ts,t->...", f, jnp.asarray(_GL_W, dtype=C.dtype))
 
 
 def i2_cov(C):
@@ -109,4 +157,4 @@ def j2_matrix(cross, var_a, var_b):
 
 
 __all__ = ["i2", "j2", "i3", "i4", "i2_cov", "j2_cov", "i3_cov", "i4_cov",
-           "i2_matrix", "j2_matrix"]
+           "i2_matrix", "j2_matrix", "G4_NODES", "g4"]

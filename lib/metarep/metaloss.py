@@ -209,46 +209,69 @@ def _pair_indices(K: int, n: int):
     return rows, cols, kk, ll
 
 
-def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
-    """Φ (K, K) of dQ/dα = … + (η²/b) Φ.
+def fourth_moments(mu, S, K: int):
+    """(m4, second) of c = (a′, −v) with mean ``mu`` (n,) and covariance ``S`` (n, n), K students.
 
-    Φ_kl = Σ_pq ⟨a′_k a′_l c_p c_q⟩_v I4[k,l,p,q] + σ² ⟨a′_k a′_l⟩_v J2(Q)_kl with
-    c = (a′, −v), a′ = P a + L v. Since a′_k = c_k, all four factors are entries of c, which
-    is affine in v: c = μ + U (v − v̄), U = (L; −I). Its fourth moments follow from Isserlis'
-    theorem (``eq-isserlis``) with S = Cov(c) = σ_v² U Uᵀ:
-    ⟨c_i c_j c_r c_s⟩ = μ_iμ_jμ_rμ_s + S_ij μ_rμ_s + S_ir μ_jμ_s + S_is μ_jμ_r + S_jr μ_iμ_s
-    + S_js μ_iμ_r + S_rs μ_iμ_j + S_ijS_rs + S_irS_js + S_isS_jr.
-    The adapted head's dependence on v (through L) and on the task's fields (through D^τ)
-    is included. Both factors are symmetric under k ↔ l and p ↔ q, so only the pairs k ≤ l,
-    p ≤ q are evaluated (weight 2 for p < q): a third of the I4 integrals of the full tensor.
+    m4 (nk, np): ⟨c_k c_l c_p c_q⟩ for the pairs k ≤ l (students) × p ≤ q (all n fields), by
+    Isserlis' theorem (``eq-isserlis``): ⟨c_i c_j c_r c_s⟩ = μ_iμ_jμ_rμ_s + S_ij μ_rμ_s
+    + S_ir μ_jμ_s + S_is μ_jμ_r + S_jr μ_iμ_s + S_js μ_iμ_r + S_rs μ_iμ_j + S_ijS_rs + S_irS_js
+    + S_isS_jr; second (K, K): ⟨a′ a′ᵀ⟩ = μ_A μ_Aᵀ + S_AA.
     """
-    b = blocks(Q, R, dist)
-    P, L = inner_loop(b.C, b.D, eta_in, steps)
-    K, M = L.shape
-    n = K + M
-    mu = jnp.concatenate([P @ a + L @ dist.v_bar, -dist.v_bar])      # (n,)
-    U = jnp.concatenate([L, -jnp.eye(M, dtype=L.dtype)], axis=0)     # (n, M)
-    S = dist.v_std**2 * U @ U.T                                      # (n, n)
-    O = field_covariance(Q, R, dist)
-    rows, cols, kk, ll = _pair_indices(K, n)
-    G = jnp.stack([O, S], axis=-1)[rows, cols]        # (10, nk, np, 2): one gather
-    o, s = G[..., 0], G[..., 1]
+    n = mu.shape[-1]
+    rows, cols, _, _ = _pair_indices(K, n)
+    s = S[rows, cols]                                  # (10, nk, np)
     mk, ml, mp, mq = mu[rows[0]], mu[cols[1]], mu[cols[2]], mu[cols[3]]  # (nk, np) each
-    i4 = integrals.i4(*o)                  # o: entries kk, kl, kp, kq, ll, lp, lq, pp, pq, qq
     s_kl, s_kp, s_kq, s_lp, s_lq, s_pq = s[1], s[2], s[3], s[5], s[6], s[8]
     m4 = ((mk * ml + s_kl) * (mp * mq + s_pq) + ml * (s_kp * mq + s_kq * mp)
           + mk * (s_lp * mq + s_lq * mp) + s_kp * s_lq + s_kq * s_lp)
+    return m4, jnp.outer(mu[:K], mu[:K]) + S[:K, :K]
+
+
+def noise_from_moments(Q, R, dist: TaskDist, m4, second):
+    """Φ (K, K) from the moments of c = (a′, −v) (:func:`fourth_moments`, averaged over
+    whatever a′ depends on): Φ_kl = Σ_pq ⟨c_k c_l c_p c_q⟩ I4[k,l,p,q] + σ² ⟨a′_k a′_l⟩ J2_kl.
+
+    Both factors are symmetric under k ↔ l and p ↔ q, so only the pairs k ≤ l, p ≤ q are
+    evaluated (weight 2 for p < q): a third of the I4 integrals of the full tensor.
+    """
+    K = Q.shape[-1]
+    n = K + dist.T.shape[-1]
+    rows, cols, kk, ll = _pair_indices(K, n)
+    o = field_covariance(Q, R, dist)[rows, cols]       # (10, nk, np)
+    i4 = integrals.i4(*o)                  # o: entries kk, kl, kp, kq, ll, lp, lq, pp, pq, qq
     weight = np.where(cols[2] == cols[3], 1.0, 2.0)   # p < q counted twice
     upper = jnp.sum(weight * m4 * i4, axis=-1)        # Φ_kl for the pairs k ≤ l, (nk,)
     phi = jnp.zeros((K, K), dtype=Q.dtype).at[kk, ll].set(upper)
     phi = phi + jnp.triu(phi, 1).T
-    mA, SAA = mu[:K], S[:K, :K]
     dq = jnp.diagonal(Q)
-    second = jnp.outer(mA, mA) + SAA                  # ⟨a′ a′ᵀ⟩
     return phi + dist.noise**2 * second * integrals.j2_matrix(Q, dq, dq)
+
+
+def adapted_moments(P, L, a, dist: TaskDist):
+    """(mean (n,), covariance (n, n)) of c = (a′, −v) over v ~ N(v̄, σ_v² I) for the head
+    a′ = P a + L v: μ = (P a + L v̄, −v̄), S = σ_v² U Uᵀ, U = (L; −I)."""
+    M = L.shape[-1]
+    mu = jnp.concatenate([P @ a + L @ dist.v_bar, -dist.v_bar])
+    U = jnp.concatenate([L, -jnp.eye(M, dtype=L.dtype)], axis=0)
+    return mu, dist.v_std**2 * U @ U.T
+
+
+def noise_term(Q, R, a, dist: TaskDist, eta_in, steps: int):
+    """Φ (K, K) of dQ/dα = … + (η²/b) Φ (``eq-noise``), population inner loop.
+
+    Φ_kl = Σ_pq ⟨a′_k a′_l c_p c_q⟩_v I4[k,l,p,q] + σ² ⟨a′_k a′_l⟩_v J2(Q)_kl with
+    c = (a′, −v), a′ = P a + L v. Since a′_k = c_k, all four factors are entries of c, which
+    is affine in v (:func:`adapted_moments`); its fourth moments follow from Isserlis' theorem
+    (:func:`fourth_moments`). The adapted head's dependence on v (through L) and on the
+    task's fields (through D^τ) is included.
+    """
+    b = blocks(Q, R, dist)
+    P, L = inner_loop(b.C, b.D, eta_in, steps)
+    mu, S = adapted_moments(P, L, a, dist)
+    return noise_from_moments(Q, R, dist, *fourth_moments(mu, S, Q.shape[-1]))
 
 
 __all__ = ["TaskDist", "Blocks", "task_dist", "task_overlaps", "blocks", "inner_loop",
            "meta_test_error", "first_order_error", "mean_adapted_head_gradient",
            "oracle_error", "no_adaptation_error", "zero_predictor_error", "field_covariance",
-           "noise_term"]
+           "fourth_moments", "noise_from_moments", "adapted_moments", "noise_term"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from metarep import integrals, metaloss
+from metarep import integrals, metaloss, support
 from metarep.metaloss import TaskDist
 
 #: Absolute cosine from which a student unit counts as aligned with a teacher unit
@@ -90,11 +90,16 @@ def inner_stiffness(Q, eta_in):
     return jnp.where(ok, eta_in * lam, jnp.nan)
 
 
-def record_observables(Q, R, a, dist: TaskDist, eta_in, steps: int):
+def record_observables(Q, R, a, dist: TaskDist, eta_in, steps: int, draws=None):
     """(eg, extra columns) of one state: eg = meta-test error after ``steps`` adaptation steps
-    (``eq-metaloss``); extra: ``eg_noadapt`` (no adaptation), ``eg_oracle`` (best head per
-    task), ``specialization`` (:func:`specialization_index`)."""
-    eg = metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
+    (``eq-metaloss``; on P support samples, ``eq-fs-expansion``, when ``draws`` are the
+    :class:`~metarep.support.Draws` of a finite support); extra: ``eg_noadapt`` (no
+    adaptation), ``eg_oracle`` (best head per task), ``specialization``
+    (:func:`specialization_index`)."""
+    if draws is None:
+        eg = metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
+    else:
+        eg = support.meta_test_error(Q, R, a, dist, eta_in, steps, draws)
     return eg, {"eg_noadapt": metaloss.no_adaptation_error(Q, R, a, dist),
                 "eg_oracle": metaloss.oracle_error(Q, R, dist),
                 "specialization": specialization_index(Q, R, dist.T)}

@@ -99,7 +99,7 @@ def _observe(states: State, hp: Hyper, steps: int, grid):
     (``metarep.observables.record_observables``, adapting with the inner rate at that
     time)."""
     return jax.vmap(lambda Q, R, a, t: observables.record_observables(
-        Q, R, a, hp.dist, drift.at(hp, t).eta_in, steps))(*states, grid)
+        Q, R, a, hp.dist, drift.at(hp, t).eta_in, steps, hp.support))(*states, grid)
 
 
 @partial(jax.jit, static_argnames=("steps", "first_order"))
@@ -269,7 +269,6 @@ def integrate_batch(cfg, alphas=None, *, states: State | None = None,
     devices, which share the host's cores, one after the other (``workers`` is ignored).
     Returns a :class:`Batch`.
     """
-    drift.check_support(cfg)
     if on_divergence not in ("raise", "mask") or accuracy not in ("raise", "warn", "off"):
         raise ValueError("on_divergence must be 'raise' or 'mask', accuracy 'raise', 'warn' "
                          "or 'off'")

@@ -57,8 +57,7 @@ def grid_hypers(cfg, points: dict[str, np.ndarray], T=None) -> drift.Hyper:
     G = len(next(iter(points.values())))
     base = drift.hyper(cfg, T)
     lead = lambda x: jnp.broadcast_to(x, (G, *jnp.shape(x)))  # noqa: E731
-    hp = drift.Hyper(*(lead(x) for x in base[:4]), dist=type(base.dist)(
-        *(lead(x) for x in base.dist)))
+    hp = jax.tree_util.tree_map(lead, base)
     dist = hp.dist
     for name, vals in points.items():
         vals = jnp.asarray(vals, dtype=jnp.float64)
