@@ -76,8 +76,9 @@ def i4(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
 
 
 #: Gauss–Legendre nodes of :func:`g4` on [0, 1]. Its integrand is analytic on the interval,
-#: with singularities at t = 1/|ρ_ij| > 1: against 400 nodes, 20 nodes are within 2e-15 for
-#: fields of variance up to 5 and within 2e-10 up to 20 (tests/test_integrals.py).
+#: with singularities at t = 1/|ρ_ij| > 1: against 400 nodes, 20 nodes are within 5e-15 for
+#: fields of variance up to 5 and within 5e-10 up to 20 (largest errors over 300 random
+#: covariances: 1.2e-15 and 1.8e-10; tests/test_support.py).
 G4_NODES = 20
 _GL_T, _GL_W = np.polynomial.legendre.leggauss(G4_NODES)
 _GL_T, _GL_W = 0.5 * (_GL_T + 1.0), 0.5 * _GL_W

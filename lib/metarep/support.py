@@ -266,7 +266,7 @@ def support_noise(Q, R, a, dist: TaskDist, eta_in, batch, steps: int, dr: Draws,
         ys = g(hs[:, K:]) @ v + dist.noise * zeta
         lam = hs[:, :K]
         ap = _support_head(lam, ys, a, eta_in, steps)
-        J = jax.jacfwd(lambda x: _support_head(x, ys, a, eta_in, steps))(lam)  # (K, P, K)
+        J = jax.jacrev(lambda x: _support_head(x, ys, a, eta_in, steps))(lam)  # (K, P, K)
         c = jnp.concatenate([ap, -v])
         m = Og[:K] @ c
         Gam = (jnp.einsum("a,b,jakb->jk", c, c, lw.four) + dist.noise**2 * Og[:K, :K]

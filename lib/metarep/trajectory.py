@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metarep import metaloss
+from metarep import metaloss, support
 from metarep.analysis import seed_stats
 from metarep.config import RUN_TABLE, Config, read_toml
 from metarep.observables import specialization_index
@@ -30,10 +30,12 @@ from metarep.downloads import write_csv
 
 
 @partial(jax.jit, static_argnums=9)
-def _state_error(Q, R, a, T, v_bar, v_std, spread, noise, eta_in, steps):
+def _state_error(Q, R, a, T, v_bar, v_std, spread, noise, eta_in, steps, draws=None):
     def one(Q, R, a, T):
         dist = metaloss.TaskDist(T, v_bar, v_std, spread, noise)
-        return metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
+        if draws is None:
+            return metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
+        return support.meta_test_error(Q, R, a, dist, eta_in, steps, draws)
 
     return jnp.vectorize(one, signature="(k,k),(k,m),(k),(m,m)->()")(Q, R, a, T)
 
@@ -124,7 +126,8 @@ class Trajectory:
         return np.asarray(specialization_index(self.Q, self.R, self.T_records))
 
     def state_error(self, cfg: Config | None = None) -> np.ndarray:
-        """The closed-form meta-test error F(Q, R, a) (book equation ``eq-metaloss``) of every
+        """The meta-test error F(Q, R, a) (book equation ``eq-metaloss``; F_P of
+        ``eq-fs-expansion`` with a finite support) of every
         recorded state (shape of ``eg``), with the task distribution of ``cfg`` (default the
         trajectory's configuration) and the trajectory's T (per seed when it has one). For a
         simulation this is the error of each run's state without the Monte-Carlo noise of its
@@ -135,7 +138,9 @@ class Trajectory:
         dist = metaloss.task_dist(cfg)
         return np.asarray(_state_error(self.Q, self.R, self.a, self.T_records, dist.v_bar,
                                        dist.v_std, dist.spread, dist.noise,
-                                       float(cfg.eta_in), int(cfg.inner_steps)))
+                                       float(cfg.eta_in), int(cfg.inner_steps),
+                                       None if cfg.P is None else
+                                       support.draws(cfg.P, cfg.K, cfg.M)))
 
     def select(self, seeds) -> "Trajectory":
         """The runs of some of the seeds (in the given order)."""
