@@ -225,7 +225,7 @@ BASE = dict(K=2, M=2, N=1000, eta=1.0, eta_in=0.5, eta_head=0.8, v_mean=(1.0, -0
             R0=((0.6, 0.1), (0.2, 0.5)), a0=(0.5, -0.3))
 
 
-def _increments(cfg, key, n_steps):
+def _increments(cfg, key, n_steps=N_STEPS):
     B, W, a = initial_weights(cfg)
     inc = simulator.step_increments(cfg, W, B, a, jax.random.PRNGKey(key), n_steps)
     return seed_stats(np.asarray(state_vector(inc["Q"], inc["R"], inc["a"])))

@@ -31,7 +31,7 @@ class FigureCase:
 
 #: The chapters with figure cases, in the order of the book.
 CHAPTERS = ("scenario", "odes", "verification", "dynamics", "symmetry_breaking", "hyperparameters",
-            "overparameterization", "task_variability", "new_tasks", "finite_size")
+            "overparameterization", "task_variability", "new_tasks", "few_shot", "finite_size")
 
 
 def all_cases() -> list[FigureCase]:

@@ -13,7 +13,8 @@ Computations and figures of the book chapter *Generalisation to new tasks*
   order parameters. :func:`few_shot` then measures the error after
   adaptation on P support samples by Monte Carlo
   (:func:`metarep.simulator.meta_test_error_mc` with ``support = P``). Finite P is
-  simulated only here; a finite-P theory is the subject of a later chapter.
+  simulated only here; the finite-P theory is the subject of the chapter
+  :ref:`chap-few-shot` (:mod:`metarep.studies.few_shot`).
 """
 
 from __future__ import annotations
