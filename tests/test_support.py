@@ -310,3 +310,26 @@ def test_ode_command_accepts_a_finite_support(tmp_path):
     traj = Trajectory.from_csv(out)
     assert traj.config.support == 10 and np.all(np.isfinite(traj.eg))
     np.testing.assert_allclose(traj.state_error(), traj.eg, rtol=1e-12)
+
+
+# -- sweeps over the support size ---------------------------------------------------------------
+
+def test_support_is_sweepable():
+    """sweep over {support, eta_in}: each support size runs as its own program and every
+    point equals its own integration; a sweep plan of the command line accepts support."""
+    from metarep import gridsweep, sweep
+
+    cfg = Config(K=2, M=2, eta_in=0.5, alpha_max=2.0, record_every=1.0, first_order=True)
+    res = sweep.sweep(cfg, {"support": [4, np.inf], "eta_in": [0.3, 0.6]})
+    assert res.eg.shape == (2, 2, 3)
+    for i, P in enumerate((4, "inf")):
+        for j, eta_in in enumerate((0.3, 0.6)):
+            one = ode.integrate(cfg.replace(support=P, eta_in=eta_in))
+            np.testing.assert_array_equal(res.eg[i, j], one.eg)
+            np.testing.assert_array_equal(res.Q[i, j], one.Q)
+    plan = gridsweep.plan("ode", cfg, gridsweep.parse_grid(["support=3,inf"]))
+    assert gridsweep.Plan.from_manifest(plan.manifest()) == plan
+    from metarep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="support must be integers >= 1 or inf"):
+        sweep.sweep(cfg, {"support": [2.5]})

@@ -28,8 +28,9 @@ from metarep.errors import ConfigError
 _HYPER_FIELDS = {"eta": "eta", "eta_in": "eta_in", "eta_head": "eta_head",
                  "query_batch": "batch"}
 _DIST_FIELDS = {"v_std": "v_std", "teacher_spread": "spread", "label_noise": "noise"}
-#: Configuration keys that can be swept.
-SWEEPABLE = (*_HYPER_FIELDS, "v_mean", *_DIST_FIELDS)
+#: Configuration keys that can be swept. ``support`` (P, or ∞) changes the structure of the
+#: program: the points of each support size are integrated by a program of their own.
+SWEEPABLE = (*_HYPER_FIELDS, "v_mean", *_DIST_FIELDS, "support")
 
 
 class SweepResult(NamedTuple):
@@ -51,10 +52,12 @@ class SweepResult(NamedTuple):
     error: np.ndarray
 
 
-def grid_hypers(cfg, points: dict[str, np.ndarray], T=None) -> drift.Hyper:
+def grid_hypers(cfg, points: dict[str, np.ndarray], T=None, G: int | None = None
+                ) -> drift.Hyper:
     """A Hyper whose leaves all have a leading axis of length G: the configuration's values,
-    with the keys of ``points`` ({key: (G,) values}, keys of :data:`SWEEPABLE`) replaced."""
-    G = len(next(iter(points.values())))
+    with the keys of ``points`` ({key: (G,) values}, keys of :data:`SWEEPABLE` except
+    ``support``) replaced (G: the number of points, needed when ``points`` is empty)."""
+    G = len(next(iter(points.values()))) if G is None else G
     base = drift.hyper(cfg, T)
     lead = lambda x: jnp.broadcast_to(x, (G, *jnp.shape(x)))  # noqa: E731
     hp = jax.tree_util.tree_map(lead, base)
@@ -73,9 +76,14 @@ def grid_hypers(cfg, points: dict[str, np.ndarray], T=None) -> drift.Hyper:
 def _check(name: str, vals: np.ndarray) -> None:
     if name not in SWEEPABLE:
         raise ConfigError(f"cannot sweep {name!r}; sweepable keys: {', '.join(SWEEPABLE)}")
+    low = {"query_batch": 1.0}.get(name, -np.inf if name == "v_mean" else 0.0)
+    if name == "support":
+        if vals.ndim != 1 or vals.size == 0 or np.any(np.isnan(vals)) or np.any(vals < 1) \
+                or np.any((vals != np.round(vals)) & np.isfinite(vals)):
+            raise ConfigError("sweep values of support must be integers >= 1 or inf")
+        return
     if vals.ndim != 1 or vals.size == 0 or not np.all(np.isfinite(vals)):
         raise ConfigError(f"sweep values of {name} must be a non-empty 1-d array of numbers")
-    low = {"query_batch": 1.0}.get(name, -np.inf if name == "v_mean" else 0.0)
     if np.any(vals < low) or (name == "teacher_spread" and np.any(vals >= 1)):
         raise ConfigError(f"sweep values of {name} out of range")
 
@@ -118,7 +126,7 @@ def sweeps(cfg, grids, alphas=None, *, state0=None, T=None, chunk: int = 1024,
            devices=None) -> list:
     """:func:`sweep` of several outer-product grids of the same configuration structure (the
     same K, M, S, meta-gradient, dt and record times) in one batch: one compiled program for
-    all their points. ``grids``: a sequence of {key: 1-d values}; the grids may sweep
+    all their points of each support size (``support`` may be swept: P, or ``np.inf``). ``grids``: a sequence of {key: 1-d values}; the grids may sweep
     different keys. ``accuracy`` as in :func:`metarep.ode.integrate_batch` (the estimate is
     in each result's ``error`` unless ``"off"``); ``points`` and ``devices`` as in
     :func:`sweep`. Returns one :class:`SweepResult` per grid.
@@ -133,12 +141,40 @@ def sweeps(cfg, grids, alphas=None, *, state0=None, T=None, chunk: int = 1024,
     if state0 is None:
         s0, T0 = ode.initial_state(cfg)
         T = T0 if T is None else T
-    states = None if state0 is None else ode.stack_states([state0] * G)
-    hypers = jax.tree_util.tree_map(lambda *x: np.concatenate([np.asarray(v) for v in x]),
-                                    *(grid_hypers(cfg, part, T) for part in parts))
-    run = ode.integrate_batch(cfg, alphas, states=states, hypers=hypers,
-                              on_divergence="mask", accuracy=accuracy, chunk=chunk,
-                              workers=workers, devices=devices)
+    # the points of each support size form one batch (one compiled program per size)
+    support = np.concatenate([part.get("support", np.full(size, np.nan))
+                              for part, size in zip(parts, sizes)])
+    groups = {}
+    for value in np.unique(support):      # NaN (the configuration's own support) sorts last
+        idx = np.flatnonzero(np.isnan(support) if np.isnan(value) else support == value)
+        groups[value] = idx
+    run = None
+    for value, idx in groups.items():
+        sub = cfg if np.isnan(value) else cfg.replace(
+            support="inf" if np.isinf(value) else int(value))
+        hypers, offset = [], 0
+        for part, size in zip(parts, sizes):
+            mine = idx[(idx >= offset) & (idx < offset + size)] - offset
+            offset += size
+            if len(mine):
+                hypers.append(grid_hypers(sub, {k: v[mine] for k, v in part.items()
+                                                if k != "support"}, T, G=len(mine)))
+        hypers = jax.tree_util.tree_map(lambda *x: np.concatenate([np.asarray(v) for v in x]),
+                                        *hypers)
+        states = None if state0 is None else ode.stack_states([state0] * len(idx))
+        batch = ode.integrate_batch(sub, alphas, states=states, hypers=hypers,
+                                    on_divergence="mask", accuracy=accuracy, chunk=chunk,
+                                    workers=workers, devices=devices)
+        if run is None:
+            run = batch._replace(**{f: np.empty((G, *np.shape(getattr(batch, f))[1:]),
+                                                dtype=np.asarray(getattr(batch, f)).dtype)
+                                    for f in ("Q", "R", "a", "eg", "diverged", "error", "T")},
+                                 observables={k: np.empty((G, *v.shape[1:]), v.dtype)
+                                              for k, v in batch.observables.items()})
+        for f in ("Q", "R", "a", "eg", "diverged", "error", "T"):
+            getattr(run, f)[idx] = getattr(batch, f)
+        for k, v in batch.observables.items():
+            run.observables[k][idx] = v
     out, start = [], 0
     for (names, values, shape), size in zip(layouts, sizes):
         sl = slice(start, start + size)
