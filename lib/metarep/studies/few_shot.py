@@ -1,0 +1,273 @@
+r"""Few-shot meta-training: the meta-loss and the dynamics with P support samples.
+
+Computations and figures of the book chapter *Few-shot meta-training* (``book/few_shot.md``).
+The study composes the core; the theory itself lives in :mod:`metarep.support`.
+
+* Theory at a fixed state: :func:`support_errors` evaluates the P-shot meta-test error
+  F_P(Q, R, a) (``eq-fs-expansion``; exact for S = 1, ``eq-fs-s1``) of many states for several
+  support sizes P, and the population value (P = ∞, ``eq-metaloss``).
+* Simulation at a fixed state: :func:`monte_carlo` repeats the Monte-Carlo estimate of
+  :func:`metarep.simulator.meta_test_error_mc` (local fields drawn from their exact law: exact
+  in law at any N) with independent keys, one sample per repetition, for the statistics
+  policy (book section ``sec-statistics``).
+* Dynamics: :func:`support_runs` integrates the ODE for each support size over a grid of inner
+  rates η_in, one batched :func:`metarep.sweep.sweep` per P (the runs of one call share P, S and
+  the meta-gradient: one compiled program). :class:`SupportRuns` reads off the specialization
+  times, the plateau levels (:func:`metarep.analysis.phases`) and the best inner rate.
+* Transfer: :func:`support_errors` of the final states of runs meta-trained with one P,
+  tested with another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import matplotlib.pyplot as plt
+import numpy as np
+
+from metarep import analysis, metaloss, support, sweep
+from metarep.plotting import style, unit_colors
+from metarep.simulator import meta_test_error_mc
+from metarep.trajectory import Trajectory
+
+
+def _label(P) -> str:
+    return r"$P = \infty$" if P == "inf" else f"$P = {P}$"
+
+
+def _x(supports) -> np.ndarray:
+    """Plot positions of support sizes: "inf" at 3 × the largest finite P."""
+    finite = [p for p in supports if p != "inf"]
+    top = 3 * max(finite) if finite else 1
+    return np.array([top if p == "inf" else p for p in supports], dtype=float)
+
+
+# -- theory at fixed states -----------------------------------------------------------------
+
+def support_errors(Q, R, a, dist, eta_in: float, steps: int, supports: Sequence,
+                   samples: int = support.SAMPLES, seed: int = 0) -> np.ndarray:
+    """F_P of n states for every support size P in ``supports``: (n, len(supports)).
+
+    Q (n, K, K), R (n, K, M), a (n, K); ``dist`` the task distribution
+    (:func:`metarep.metaloss.task_dist`). A finite P gives
+    :func:`metarep.support.meta_test_error` with the draws
+    :func:`metarep.support.draws` (P, K, M, ``samples``, ``seed``) (``eq-fs-expansion``; for
+    ``steps`` ≤ 1 exact, ``eq-fs-s1``, and the draws are not used); ``"inf"`` the population
+    meta-test error :func:`metarep.metaloss.meta_test_error` (``eq-metaloss``). One compiled
+    program per P for a single state, called for each state (calls with other states, rates
+    or task distributions reuse it).
+    """
+    Q, R, a = (np.asarray(x, dtype=np.float64) for x in (Q, R, a))
+    K, M = Q.shape[-1], R.shape[-1]
+    eta = jnp.float64(eta_in)
+    out = np.zeros((len(Q), len(supports)))
+    for j, P in enumerate(supports):
+        dr = None if P == "inf" else support.draws(int(P), K, M, samples, seed)
+        for i in range(len(Q)):
+            out[i, j] = float(_error(Q[i], R[i], a[i], dist, eta, int(steps), dr))
+    return out
+
+
+@partial(jax.jit, static_argnames="steps")
+def _error(Q, R, a, dist, eta_in, steps, dr):
+    if dr is None:
+        return metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
+    return support.meta_test_error(Q, R, a, dist, eta_in, steps, dr)
+
+
+# -- simulation at a fixed state ------------------------------------------------------------
+
+def monte_carlo(cfg, W, B, a, supports: Sequence, key, repeats: int,
+                n_tasks: int) -> np.ndarray:
+    """Independent Monte-Carlo estimates of the meta-test error of one microscopic state.
+
+    W (K, N), B (M, N), a (K,); for every P in ``supports`` (an int or "inf") ``repeats``
+    estimates of :func:`metarep.simulator.meta_test_error_mc` of ``cfg.replace(support=P)``
+    (``method="fields"``: exact in law at any N), each over ``n_tasks`` fresh tasks with the
+    key folded with (P's index, the repetition). Returns (repeats, len(supports)); their mean
+    over repetitions is unbiased for F_P at the state's overlaps.
+    """
+    out = np.zeros((int(repeats), len(supports)))
+    for j, P in enumerate(supports):
+        c = cfg.replace(support=P)
+        kj = jax.random.fold_in(key, j)
+        for i in range(int(repeats)):
+            out[i, j] = meta_test_error_mc(c, W, B, a, jax.random.fold_in(kj, i),
+                                           n_tasks=n_tasks, method="fields")[0]
+    return out
+
+
+# -- dynamics -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SupportRuns:
+    """ODE runs for p support sizes and e inner rates.
+
+    supports (p,) (ints, or "inf"); eta_in (e,); alpha (n,) record times; eg (p, e, n) the
+    meta-test error F_P along each run (``eq-fs-expansion``); specialization (p, e, n) the
+    specialization index; Q (p, e, n, K, K), R (p, e, n, K, M), a (p, e, n, K); error (p, e)
+    the estimated integration error of each run (relative; NaN where it diverged);
+    ``config``: the configuration (its ``support`` and ``eta_in`` replaced per run).
+    Diverged runs have NaN records.
+    """
+
+    supports: tuple
+    eta_in: np.ndarray
+    alpha: np.ndarray
+    eg: np.ndarray
+    specialization: np.ndarray
+    Q: np.ndarray
+    R: np.ndarray
+    a: np.ndarray
+    error: np.ndarray
+    config: object
+
+    def index(self, eta_in: float) -> int:
+        """Position of the inner rate ``eta_in`` in the grid (ValueError if absent)."""
+        hits = np.flatnonzero(np.isclose(self.eta_in, eta_in))
+        if not hits.size:
+            raise ValueError(f"eta_in = {eta_in} is not in the grid {self.eta_in.tolist()}")
+        return int(hits[0])
+
+    def trajectory(self, i: int, j: int) -> Trajectory:
+        """Run (support i, rate j) as a :class:`~metarep.trajectory.Trajectory`."""
+        return Trajectory(self.alpha, self.Q[i, j], self.R[i, j], self.a[i, j], self.eg[i, j],
+                          observables={"specialization": self.specialization[i, j]},
+                          config=self.config.replace(support=self.supports[i],
+                                                     eta_in=float(self.eta_in[j])))
+
+    def specialization_times(self) -> np.ndarray:
+        """α_s (p, e): :func:`metarep.analysis.specialization_time` of every run."""
+        return analysis.specialization_time(self.alpha, self.specialization)
+
+    def plateau_levels(self, j: int) -> np.ndarray:
+        """The plateau error (p,) of the runs of rate index j (:func:`metarep.analysis.phases`);
+        NaN where a run has no plateau or does not specialize."""
+        out = np.full(len(self.supports), np.nan)
+        for i in range(len(self.supports)):
+            try:
+                out[i] = analysis.phases(self.trajectory(i, j)).eg_plateau
+            except ValueError:
+                pass
+        return out
+
+    def final_errors(self) -> np.ndarray:
+        """F_P at the last record (p, e) (NaN for diverged runs)."""
+        return self.eg[..., -1]
+
+    def best_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """(η_in* (p,), its final error (p,)): the grid rate of lowest final error per P."""
+        final = np.where(np.isfinite(self.final_errors()), self.final_errors(), np.inf)
+        j = np.argmin(final, axis=1)
+        return self.eta_in[j], final[np.arange(len(j)), j]
+
+
+def support_runs(cfg, supports: Sequence, eta_ins: Sequence[float]) -> SupportRuns:
+    """Integrate the ODE of ``cfg`` for every support size in ``supports`` and inner rate in
+    ``eta_ins``: one :func:`metarep.sweep.sweep` over η_in per P (divergences masked, an
+    inaccurate integration warns). Returns a :class:`SupportRuns`."""
+    eta_ins = np.asarray(eta_ins, dtype=float)
+    res = [sweep.sweep(cfg.replace(support=P), {"eta_in": eta_ins}) for P in supports]
+    stack = lambda name: np.stack([getattr(r, name) for r in res])  # noqa: E731
+    return SupportRuns(tuple(supports), eta_ins, res[0].alpha, stack("eg"),
+                       np.stack([r.observables["specialization"] for r in res]),
+                       stack("Q"), stack("R"), stack("a"), stack("error"), cfg)
+
+
+def transfer_errors(runs: SupportRuns, j: int, dist, test_supports: Sequence) -> np.ndarray:
+    """Meta-test errors (p_train, p_test) of the final states of the runs of rate index j
+    (meta-trained with each P of ``runs.supports``), tested with each P of ``test_supports``
+    at the same inner rate and steps (:func:`support_errors`)."""
+    return support_errors(runs.Q[:, j, -1], runs.R[:, j, -1], runs.a[:, j, -1], dist,
+                          float(runs.eta_in[j]), runs.config.inner_steps, test_supports)
+
+
+# -- figures --------------------------------------------------------------------------------
+
+def plot_verification(supports, theory, mc_mean, mc_sem, limit: float):
+    """F_P at a fixed state against the support size P: theory (line, (p,)) and Monte Carlo
+    (markers ± 1 s.e., (p,)) at the finite ``supports`` (p,); ``limit``: the P = ∞ value
+    (dashed)."""
+    P = np.asarray(supports, dtype=float)
+    with style():
+        fig, ax = plt.subplots(figsize=(5.0, 3.2))
+        ax.plot(P, theory, color="C0", label="theory, $F_P$")
+        ax.errorbar(P, mc_mean, yerr=mc_sem, fmt="o", color="C1", mfc="white", mew=1.0,
+                    elinewidth=0.8, label="Monte Carlo")
+        ax.axhline(limit, color="0.4", ls="--", lw=1.0, label=r"$P = \infty$")
+        ax.set_xscale("log")
+        ax.set_xticks(P, [f"{p:g}" for p in P])
+        ax.minorticks_off()
+        ax.set_xlabel("support size $P$")
+        ax.set_ylabel("meta-test error")
+        ax.legend()
+    return fig
+
+
+def plot_trajectories(alpha, eg: dict, spec: dict, level: float = analysis.SPEC_LEVEL):
+    """Meta-training with several support sizes: meta-test error (left, log scale) and
+    specialization index (right) against α. ``eg``, ``spec``: label → (n,) arrays;
+    ``level``: the specialization level (dotted)."""
+    colors = dict(zip(eg, unit_colors(len(eg))))
+    with style():
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.0, 3.2))
+        for name in eg:
+            ax1.plot(alpha, eg[name], color=colors[name], label=name)
+            ax2.plot(alpha, spec[name], color=colors[name], label=name)
+        ax2.axhline(level, color="0.5", ls=":", lw=1.0)
+        ax1.set_yscale("log")
+        ax1.set_xlabel(r"training time $\alpha$ (tasks / $N$)")
+        ax1.set_ylabel("meta-test error $F_P$")
+        ax2.set_xlabel(r"training time $\alpha$ (tasks / $N$)")
+        ax2.set_ylabel("specialization index")
+        ax1.legend()
+    return fig
+
+
+def plot_rates(eta_in, final: dict, best: dict):
+    """Final meta-test error against the inner rate η_in, one line per support size.
+    ``final``: label → (e,) errors (NaN: diverged); ``best``: label → (η_in*, error) (star)."""
+    colors = dict(zip(final, unit_colors(len(final))))
+    with style():
+        fig, ax = plt.subplots(figsize=(5.0, 3.2))
+        for name, err in final.items():
+            ax.plot(eta_in, err, "o-", color=colors[name], mfc="white", ms=4, lw=1.0,
+                    label=name)
+            ax.plot(*best[name], "*", color=colors[name], ms=11)
+        ax.set_yscale("log")
+        ax.set_xlabel(r"inner rate $\eta_\mathrm{in}$ (training and test)")
+        ax.set_ylabel(r"meta-test error at $\alpha_\mathrm{max}$")
+        ax.legend()
+    return fig
+
+
+def plot_transfer(train_supports, test_supports, errors):
+    """Meta-train with one support size, test with another: errors (p_train, p_test) against
+    the test support size, one line per training support size; "inf" drawn at 3 × the
+    largest finite P; the matched pairs (train = test) circled."""
+    x = _x(test_supports)
+    colors = unit_colors(len(train_supports))
+    with style():
+        fig, ax = plt.subplots(figsize=(5.0, 3.2))
+        for i, P in enumerate(train_supports):
+            ax.plot(x, errors[i], "o-", color=colors[i], mfc="white", ms=4, lw=1.0,
+                    label="trained with " + _label(P))
+            if P in test_supports:
+                k = list(test_supports).index(P)
+                ax.plot(x[k], errors[i][k], "o", color=colors[i], ms=9, mfc="none", mew=1.2)
+        ax.set_xscale("log")
+        ax.set_xticks(x, [r"$\infty$" if p == "inf" else str(p) for p in test_supports])
+        ax.minorticks_off()
+        ax.set_yscale("log")
+        ax.set_xlabel("test support size $P$")
+        ax.set_ylabel("meta-test error")
+        ax.legend()
+    return fig
+
+
+__all__ = ["support_errors", "monte_carlo", "SupportRuns", "support_runs", "transfer_errors",
+           "plot_verification", "plot_trajectories", "plot_rates", "plot_transfer"]
