@@ -189,13 +189,13 @@ def transfer_errors(runs: SupportRuns, j: int, dist, test_supports: Sequence) ->
 # -- figures --------------------------------------------------------------------------------
 
 def plot_verification(supports, theory, mc_mean, mc_sem, limit: float):
-    """F_P at a fixed state against the support size P: theory (line, (p,)) and Monte Carlo
+    """F_P at a fixed state against the support size P: theory (bars, (p,)) and Monte Carlo
     (markers ± 1 s.e., (p,)) at the finite ``supports`` (p,); ``limit``: the P = ∞ value
     (dashed)."""
     P = np.asarray(supports, dtype=float)
     with style():
         fig, ax = plt.subplots(figsize=(5.0, 3.2))
-        ax.plot(P, theory, color="C0", label="theory, $F_P$")
+        ax.plot(P, theory, "_", color="C0", ms=18, mew=1.5, label="theory, $F_P$")
         ax.errorbar(P, mc_mean, yerr=mc_sem, fmt="o", color="C1", mfc="white", mew=1.0,
                     elinewidth=0.8, label="Monte Carlo")
         ax.axhline(limit, color="0.4", ls="--", lw=1.0, label=r"$P = \infty$")
