@@ -19,6 +19,9 @@ BASIC = Config(K=2, M=2, N=1000, alpha_max=150.0, record_every=1.0)
     (lambda: footprint.sim_footprint(BASIC, 8, compare_ode=True, csv=True), 564e6),
     (lambda: footprint.sim_footprint(BASIC.replace(alpha_max=40.0), 4, compare_ode=True,
                                      csv=True), 633e6),
+    # peak resident memory of ode.integrate with a finite support (K = M = 2, α_max = 0.2)
+    (lambda: footprint.ode_footprint(BASIC.replace(support=80_000, alpha_max=0.2,
+                                                   record_every=0.1)), 2.97e9),
 ])
 def test_estimate_within_a_factor_two_of_measured_peaks(estimate, measured):
     assert 0.5 < estimate().total / measured < 2.0
@@ -39,6 +42,8 @@ def test_terms_grow_with_their_keys():
     assert eight > 4 * one
     assert footprint.sim_footprint(BASIC, 8, compare_ode=True).total > \
         footprint.sim_footprint(BASIC, 8).total
+    shots = footprint.ode_footprint(Config(support=10**8))
+    assert shots.total > 1e12 and shots.largest.advice == "reduce support"
 
 
 def test_check_names_the_limit_and_the_key():

@@ -84,7 +84,7 @@ def test_theory_chapter_labels_are_cited_by_the_code():
 
     root = PACKAGE.parents[1]
     code = "\n".join(p.read_text() for p in _modules().values())
-    for chapter in ("order_parameters", "odes"):
+    for chapter in ("order_parameters", "odes", "few_shot"):
         labels = re.findall(r"^\$\$ \((eq-[\w-]+)\)", (root / "book" / f"{chapter}.md")
                             .read_text(), flags=re.M)
         assert labels, chapter

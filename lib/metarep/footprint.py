@@ -117,6 +117,23 @@ def _noise_term(cfg: Config, runs: int) -> Term:
                 "the ODE's noise term (K(K+1)/2 × (K+M)(K+M+1)/2 pairs of fields)", "reduce K")
 
 
+#: Measured bytes per number of the finite-support draws (SAMPLES × P × (K + M + 1)) at the
+#: ODE's peak (about 5.4 copies: fields, activations and their derivatives; 1.3 GB at
+#: P = 20 000 and 3.0 GB at P = 80 000 for K = M = 2), rounded up.
+_BYTES_PER_DRAW = 6 * _FLOAT
+
+
+def _support_draws(cfg: Config, runs: int) -> list[Term]:
+    """The field-space draws of a finite support (:mod:`metarep.support`), per run."""
+    if cfg.P is None:
+        return []
+    from metarep.support import SAMPLES
+
+    return [Term(runs * SAMPLES * cfg.P * (cfg.K + cfg.M + 1) * _BYTES_PER_DRAW,
+                 f"the support sets of the finite-P theory ({SAMPLES} × P = {cfg.P} samples)",
+                 "reduce support")]
+
+
 def _ode_records(cfg: Config, runs: int) -> Term:
     records = _records(cfg)
     padded = 1 << max(4, math.ceil(math.log2(records)))
@@ -129,14 +146,14 @@ def ode_footprint(cfg: Config, csv: bool = False) -> Footprint:
     """Memory of ``metarep ode`` for ``cfg``: noise term, records (padded to a power of two)
     and, if ``csv``, the table (no N-dimensional weights: the initial overlaps are drawn from
     their law)."""
-    return Footprint((*_theory_start(cfg), _noise_term(cfg, 1), _ode_records(cfg, 1),
-                      *_table(_records(cfg), cfg, csv)))
+    return Footprint((*_theory_start(cfg), _noise_term(cfg, 1), *_support_draws(cfg, 1),
+                      _ode_records(cfg, 1), *_table(_records(cfg), cfg, csv)))
 
 
 def theory_footprint(cfg: Config, seeds: int) -> Footprint:
     """Memory of the theory of ``seeds`` simulation seeds (one vmapped ODE integration)."""
     return Footprint((*_theory_start(cfg), _noise_term(cfg, seeds),
-                      _ode_records(cfg, seeds)))
+                      *_support_draws(cfg, seeds), _ode_records(cfg, seeds)))
 
 
 def sim_footprint(cfg: Config, seeds: int, eg_tasks: int = 2000, compare_ode: bool = False,
