@@ -26,13 +26,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from metarep import drift, metaloss, simulator
-from metarep.analysis import seed_stats, size_agreement
+from metarep import drift, metaloss
+from metarep.analysis import size_agreement
 from metarep.config import Config
-from metarep.initial import initial_weights, overlaps
-from metarep.linear import coordinate_names, state_vector
+from metarep.linear import coordinate_names
 
-N_STEPS = 40_000
+from helpers import drift_theory, drift_two_sizes
+
 
 BASE = dict(K=3, M=2, N=1000, eta=1.0, eta_in=0.5, eta_head=0.8, v_mean=(1.0, -0.5),
             v_std=0.5, label_noise=0.1, seed=3,
@@ -92,29 +92,7 @@ def test_rhs_is_the_vector_field_of_the_configuration():
         np.testing.assert_allclose(got, ref, rtol=1e-13)
 
 
-N_SMALL = 250
 FALSE_ALARM = 1e-3
-
-
-def _increment_stats(cfg, key, n_steps=N_STEPS):
-    """SeedStats of the single-step increments (entries of state_vector) at cfg's state."""
-    B, W, a = initial_weights(cfg)
-    inc = simulator.step_increments(cfg, W, B, a, jax.random.PRNGKey(key), n_steps)
-    return seed_stats(np.asarray(state_vector(inc["Q"], inc["R"], inc["a"])))
-
-
-def _theory(cfg):
-    B, W, a = initial_weights(cfg)
-    Q, R, T = overlaps(W, B)
-    return np.asarray(state_vector(*drift.rhs((Q, R, a), cfg, T=T)))
-
-
-def _two_sizes(cfg, key):
-    """Increment statistics at cfg.N and at N_SMALL = N/4, with a quarter of the steps there:
-    the extrapolation (4 m_N − m_small)/3 weighs the small size by 1/3, so its standard error
-    grows only from 1.37 to 1.49 times that of m_N."""
-    return {N_SMALL: _increment_stats(cfg.replace(N=N_SMALL), key + 100, N_STEPS // 4),
-            cfg.N: _increment_stats(cfg, key)}
 
 
 @pytest.mark.slow
@@ -124,7 +102,7 @@ def _two_sizes(cfg, key):
 def test_drift_matches_simulator(first_order, inner_steps, query_batch, spread):
     cfg = Config(**BASE, first_order=first_order, inner_steps=inner_steps,
                  query_batch=query_batch, teacher_spread=spread)
-    ag = size_agreement(_two_sizes(cfg, 11), _theory(cfg), FALSE_ALARM)
+    ag = size_agreement(drift_two_sizes(cfg, 11), drift_theory(cfg), FALSE_ALARM)
     names = coordinate_names(cfg.K, cfg.M)
     assert ag.ok, {n: (round(float(t), 2), float(p)) for n, t, p in zip(names, ag.t, ag.p)}
 
@@ -137,10 +115,10 @@ def test_drift_test_rejects_wrong_theories():
     were about 4 and 10 times Holm's threshold when this test was written, so a miss by chance
     is far less likely than 10⁻⁶)."""
     cfg = Config(**BASE, inner_steps=2, teacher_spread=0.5)
-    ignorant = size_agreement(_two_sizes(cfg, 12), _theory(cfg.replace(teacher_spread=0.0)),
+    ignorant = size_agreement(drift_two_sizes(cfg, 12), drift_theory(cfg.replace(teacher_spread=0.0)),
                               FALSE_ALARM)
     assert not ignorant.ok, ignorant.t
     full = Config(**BASE)
-    swapped = size_agreement(_two_sizes(full, 13), _theory(full.replace(first_order=True)),
+    swapped = size_agreement(drift_two_sizes(full, 13), drift_theory(full.replace(first_order=True)),
                              FALSE_ALARM)
     assert not swapped.ok, swapped.t

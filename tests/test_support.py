@@ -29,11 +29,13 @@ from scipy import stats
 
 from metarep import drift, integrals, metaloss, ode, simulator, support
 from metarep.activation import g
-from metarep.analysis import seed_stats, size_agreement
+from metarep.analysis import size_agreement
 from metarep.cli import main
 from metarep.config import Config
 from metarep.initial import initial_weights, overlaps
-from metarep.linear import coordinate_names, state_vector
+from metarep.linear import coordinate_names
+
+from helpers import drift_theory, drift_two_sizes
 
 Z = 4.5
 FALSE_ALARM = 1e-3
@@ -199,7 +201,7 @@ def test_error_matches_microscopic_monte_carlo(steps):
     assert abs(mean - F) < Z * sem, (F, mean, sem)
 
 
-def test_large_support_recovers_the_population_theory():
+def test_large_support_recovers_the_populationdrift_theory():
     F_inf = float(metaloss.meta_test_error(Q, R, A, DIST, CFG.eta_in, 1))
     excess = [P * (float(support.meta_test_error(Q, R, A, DIST, CFG.eta_in, 1,
                                                  support.draws(P, 2, 2, 2))) - F_inf)
@@ -218,28 +220,9 @@ def test_large_support_recovers_the_population_theory():
 
 # -- the drift against the simulator ---------------------------------------------------------
 
-N_STEPS = 40_000
-N_SMALL = 250
 BASE = dict(K=2, M=2, N=1000, eta=1.0, eta_in=0.5, eta_head=0.8, v_mean=(1.0, -0.5),
             v_std=0.5, label_noise=0.1, seed=3, Q0=((1.0, 0.2), (0.2, 0.8)),
             R0=((0.6, 0.1), (0.2, 0.5)), a0=(0.5, -0.3))
-
-
-def _increments(cfg, key, n_steps=N_STEPS):
-    B, W, a = initial_weights(cfg)
-    inc = simulator.step_increments(cfg, W, B, a, jax.random.PRNGKey(key), n_steps)
-    return seed_stats(np.asarray(state_vector(inc["Q"], inc["R"], inc["a"])))
-
-
-def _theory(cfg):
-    B, W, a = initial_weights(cfg)
-    Qm, Rm, T = overlaps(W, B)
-    return np.asarray(state_vector(*drift.rhs((Qm, Rm, a), cfg, T=T)))
-
-
-def _two_sizes(cfg, key):
-    return {N_SMALL: _increments(cfg.replace(N=N_SMALL), key + 100, N_STEPS // 4),
-            cfg.N: _increments(cfg, key)}
 
 
 @pytest.mark.slow
@@ -248,17 +231,17 @@ def _two_sizes(cfg, key):
 def test_drift_matches_simulator_at_finite_support(first_order, steps, batch, P):
     cfg = Config(**BASE, first_order=first_order, inner_steps=steps, query_batch=batch,
                  support=P)
-    ag = size_agreement(_two_sizes(cfg, 21), _theory(cfg), FALSE_ALARM)
+    ag = size_agreement(drift_two_sizes(cfg, 21), drift_theory(cfg), FALSE_ALARM)
     names = coordinate_names(cfg.K, cfg.M)
     assert ag.ok, {n: (round(float(t), 2), float(p)) for n, t, p in zip(names, ag.t, ag.p)}
 
 
 @pytest.mark.slow
-def test_drift_test_rejects_the_population_theory():
+def test_drift_test_rejects_the_populationdrift_theory():
     """Power: single steps with P = 2 support samples against the population theory (the
     worst entry was about 10 times Holm's threshold when this test was written)."""
     cfg = Config(**BASE, support=2, inner_steps=2)
-    ag = size_agreement(_two_sizes(cfg, 22), _theory(cfg.replace(support="inf")),
+    ag = size_agreement(drift_two_sizes(cfg, 22), drift_theory(cfg.replace(support="inf")),
                         FALSE_ALARM)
     assert not ag.ok, ag.t
 
