@@ -96,10 +96,7 @@ def record_observables(Q, R, a, dist: TaskDist, eta_in, steps: int, draws=None):
     :class:`~metarep.support.Draws` of a finite support); extra: ``eg_noadapt`` (no
     adaptation), ``eg_oracle`` (best head per task), ``specialization``
     (:func:`specialization_index`)."""
-    if draws is None:
-        eg = metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
-    else:
-        eg = support.meta_test_error(Q, R, a, dist, eta_in, steps, draws)
+    eg = support.meta_test_error(Q, R, a, dist, eta_in, steps, draws)
     return eg, {"eg_noadapt": metaloss.no_adaptation_error(Q, R, a, dist),
                 "eg_oracle": metaloss.oracle_error(Q, R, dist),
                 "specialization": specialization_index(Q, R, dist.T)}

@@ -226,9 +226,12 @@ def error_and_law(Q, R, a, dist: TaskDist, eta_in, steps: int, dr: Draws,
     return expectation(f, lw, P, samples), lw
 
 
-def meta_test_error(Q, R, a, dist: TaskDist, eta_in, steps: int, dr: Draws):
+def meta_test_error(Q, R, a, dist: TaskDist, eta_in, steps: int, dr: Draws | None):
     """F_P(Q, R, a), the meta-test error after ``steps`` steps on P support samples
-    (:func:`error_and_law`)."""
+    (:func:`error_and_law`); the population error F (``eq-metaloss``,
+    :func:`metarep.metaloss.meta_test_error`) when ``dr`` is None (P = ∞)."""
+    if dr is None:
+        return metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
     return error_and_law(Q, R, a, dist, eta_in, steps, dr)[0]
 
 

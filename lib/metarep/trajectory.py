@@ -33,8 +33,6 @@ from metarep.downloads import write_csv
 def _state_error(Q, R, a, T, v_bar, v_std, spread, noise, eta_in, steps, draws=None):
     def one(Q, R, a, T):
         dist = metaloss.TaskDist(T, v_bar, v_std, spread, noise)
-        if draws is None:
-            return metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
         return support.meta_test_error(Q, R, a, dist, eta_in, steps, draws)
 
     return jnp.vectorize(one, signature="(k,k),(k,m),(k),(m,m)->()")(Q, R, a, T)

@@ -21,7 +21,6 @@ The study composes the core; the theory itself lives in :mod:`metarep.support`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Sequence
 
 import jax
@@ -29,7 +28,7 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from metarep import analysis, metaloss, support, sweep
+from metarep import analysis, support, sweep
 from metarep.plotting import style, unit_colors
 from metarep.simulator import meta_test_error_mc
 from metarep.trajectory import Trajectory
@@ -72,11 +71,7 @@ def support_errors(Q, R, a, dist, eta_in: float, steps: int, supports: Sequence,
     return out
 
 
-@partial(jax.jit, static_argnames="steps")
-def _error(Q, R, a, dist, eta_in, steps, dr):
-    if dr is None:
-        return metaloss.meta_test_error(Q, R, a, dist, eta_in, steps)
-    return support.meta_test_error(Q, R, a, dist, eta_in, steps, dr)
+_error = jax.jit(support.meta_test_error, static_argnames="steps")
 
 
 # -- simulation at a fixed state ------------------------------------------------------------
