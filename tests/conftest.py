@@ -9,6 +9,10 @@
 * ``--update-fingerprints`` rewrites ``tests/fingerprints.json`` (used by ``make baselines``).
 * The chapters' executions (the longest items) are collected first, so that with ``-n 2``
   they start at once and the unit tests fill in around them.
+* After each test module the process releases the executables it holds
+  (:func:`metarep.compile_cache.release`): a worker that keeps every executable of the
+  suite loaded exceeds the kernel's limit of memory mappings (``vm.max_map_count``; about
+  32 000 mappings after four test modules were measured) and crashes inside XLA.
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ def pytest_ignore_collect(collection_path, config):
     if collection_path.name == "browser" and collection_path.parent.name == "tests":
         return not config.getoption("--browser")
     return None
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_executables():
+    yield
+    from metarep import compile_cache
+
+    compile_cache.release()
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -134,3 +134,18 @@ def test_executables_of_old_sources_are_pruned(monkeypatch, tmp_path):
     assert current.name == compile_cache.source_digest()[:16]
     kept = sorted(p.name for p in base.iterdir())
     assert kept == sorted([current.name, "old2", "old3"])
+
+
+def test_release_drops_the_executables_a_process_holds():
+    """compile_cache.release() empties the in-memory executables of persistent_jit functions
+    (and JAX's caches); the next call still computes the same result."""
+    import jax.numpy as jnp
+
+    @compile_cache.persistent_jit
+    def twice(x):
+        return 2.0 * x
+
+    assert float(twice(jnp.float64(1.5))) == 3.0 and len(twice._memory) == 1
+    compile_cache.release()
+    assert not twice._memory
+    assert float(twice(jnp.float64(1.5))) == 3.0

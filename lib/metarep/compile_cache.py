@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import warnings
+import weakref
 from pathlib import Path
 
 #: Environment variables: the cache root, and the switch (off, 0, false, no).
@@ -256,6 +257,7 @@ class _PersistentJit:
         self._static = tuple(static_argnames)
         self._params = list(self._sig.parameters)
         self._memory: dict = {}
+        _INSTANCES.add(self)
         self.__wrapped__ = fun
         self.__doc__ = fun.__doc__
         self.__name__ = getattr(fun, "__name__", "persistent_jit")
@@ -401,6 +403,27 @@ def _store(path: Path, compiled) -> None:
                    f"({type(err).__name__}: {err}); it is compiled again in each process")
 
 
+#: Every :func:`persistent_jit` function (for :func:`release`).
+_INSTANCES: "weakref.WeakSet[_PersistentJit]" = weakref.WeakSet()
+
+
+def release() -> None:
+    """Drop every executable this process holds: JAX's in-memory caches
+    (``jax.clear_caches``) and those of the :func:`persistent_jit` functions. Each loaded XLA:CPU
+    executable keeps memory mappings, and a process that loads thousands of them reaches the
+    kernel's limit (``vm.max_map_count``, 65 530 by default) and crashes inside XLA; a long
+    session (the test suite's workers) calls this between groups of work. The persistent
+    caches on disk are kept: what is needed again is loaded, not recompiled."""
+    import gc
+
+    import jax
+
+    for f in list(_INSTANCES):
+        f._memory.clear()
+    jax.clear_caches()
+    gc.collect()
+
+
 def persistent_jit(fun=None, *, static_argnames: tuple[str, ...] | str = ()):
     """Decorator: like ``jax.jit(fun, static_argnames=...)``, and the compiled executable of
     each distinct call signature is stored in the cache folder and loaded by later processes
@@ -415,4 +438,4 @@ def persistent_jit(fun=None, *, static_argnames: tuple[str, ...] | str = ()):
 
 
 __all__ = ["ENV_DIR", "ENV_SWITCH", "enabled_by_environment", "cpu_description", "root",
-           "folder", "enable", "stats", "size", "source_digest", "persistent_jit"]
+           "folder", "enable", "stats", "size", "source_digest", "release", "persistent_jit"]
