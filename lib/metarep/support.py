@@ -267,9 +267,11 @@ def support_noise(Q, R, a, dist: TaskDist, eta_in, batch, steps: int, dr: Draws,
     def one(hs, zeta, zv):
         v = dist.v_bar + dist.v_std * zv
         ys = g(hs[:, K:]) @ v + dist.noise * zeta
-        lam = hs[:, :K]
-        ap = _support_head(lam, ys, a, eta_in, steps)
-        J = jax.jacrev(lambda x: _support_head(x, ys, a, eta_in, steps))(lam)  # (K, P, K)
+        def head(lam):              # a′ and, as the auxiliary output, a′ again
+            ap = _support_head(lam, ys, a, eta_in, steps)
+            return ap, ap
+
+        J, ap = jax.jacrev(head, has_aux=True)(hs[:, :K])                   # (K, P, K), (K,)
         c = jnp.concatenate([ap, -v])
         m = Og[:K] @ c
         Gam = (jnp.einsum("a,b,jakb->jk", c, c, lw.four) + dist.noise**2 * Og[:K, :K]
