@@ -77,7 +77,6 @@ def test_support_runs_read_outs():
     traj = runs.trajectory(1, 2)
     assert traj.config.support == "inf" and traj.config.eta_in == 2.0
     np.testing.assert_array_equal(traj.eg, runs.eg[1, 2])
-    assert runs.plateau_levels(2).shape == (2,)
 
 
 def test_support_runs_is_one_sweep_per_support():

@@ -11,9 +11,9 @@ The study composes the core; the theory itself lives in :mod:`metarep.support`.
   in law at any N) with independent keys, one sample per repetition, for the statistics
   policy (book section ``sec-statistics``).
 * Dynamics: :func:`support_runs` integrates the ODE for each support size over a grid of inner
-  rates η_in, one batched :func:`metarep.sweep.sweep` per P (the runs of one call share P, S and
-  the meta-gradient: one compiled program). :class:`SupportRuns` reads off the specialization
-  times, the plateau levels (:func:`metarep.analysis.phases`) and the best inner rate.
+  rates η_in, one :func:`metarep.sweep.sweep` over (support, η_in) (the runs of each support
+  size are one compiled program). :class:`SupportRuns` reads off the specialization times and
+  the best inner rate.
 * Transfer: :func:`support_errors` of the final states of runs meta-trained with one P,
   tested with another.
 """
@@ -139,17 +139,6 @@ class SupportRuns:
         """α_s (p, e): :func:`metarep.analysis.specialization_time` of every run."""
         return analysis.specialization_time(self.alpha, self.specialization)
 
-    def plateau_levels(self, j: int) -> np.ndarray:
-        """The plateau error (p,) of the runs of rate index j (:func:`metarep.analysis.phases`);
-        NaN where a run has no plateau or does not specialize."""
-        out = np.full(len(self.supports), np.nan)
-        for i in range(len(self.supports)):
-            try:
-                out[i] = analysis.phases(self.trajectory(i, j)).eg_plateau
-            except ValueError:
-                pass
-        return out
-
     def final_errors(self) -> np.ndarray:
         """F_P at the last record (p, e) (NaN for diverged runs)."""
         return self.eg[..., -1]
@@ -163,14 +152,13 @@ class SupportRuns:
 
 def support_runs(cfg, supports: Sequence, eta_ins: Sequence[float]) -> SupportRuns:
     """Integrate the ODE of ``cfg`` for every support size in ``supports`` and inner rate in
-    ``eta_ins``: one :func:`metarep.sweep.sweep` over η_in per P (divergences masked, an
+    ``eta_ins``: one :func:`metarep.sweep.sweep` over (support, η_in) (divergences masked, an
     inaccurate integration warns). Returns a :class:`SupportRuns`."""
     eta_ins = np.asarray(eta_ins, dtype=float)
-    res = [sweep.sweep(cfg.replace(support=P), {"eta_in": eta_ins}) for P in supports]
-    stack = lambda name: np.stack([getattr(r, name) for r in res])  # noqa: E731
-    return SupportRuns(tuple(supports), eta_ins, res[0].alpha, stack("eg"),
-                       np.stack([r.observables["specialization"] for r in res]),
-                       stack("Q"), stack("R"), stack("a"), stack("error"), cfg)
+    res = sweep.sweep(cfg, {"support": [np.inf if P == "inf" else P for P in supports],
+                            "eta_in": eta_ins})
+    return SupportRuns(tuple(supports), eta_ins, res.alpha, res.eg,
+                       res.observables["specialization"], res.Q, res.R, res.a, res.error, cfg)
 
 
 def transfer_errors(runs: SupportRuns, j: int, dist, test_supports: Sequence) -> np.ndarray:
