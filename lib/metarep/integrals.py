@@ -23,6 +23,9 @@ them in the chapter on order parameters, by reweighting the Gaussian measure
 ``eq-field-covariance``. I3 is not symmetric
 in its first two arguments; I4 is symmetric under 1↔2 and under 3↔4.
 
+The arcsines are :func:`arcsin`, a series with exact derivatives that XLA:CPU evaluates about
+three times faster than its float64 library call (G4 needs thousands per right-hand side).
+
 Every function is elementwise in its entries and broadcasts them against each other (NumPy
 rules), so whole K×M×… tensors of integrals are one call. The ``*_cov`` variants take full
 covariance matrices of shape (..., n, n) and read the entries in argument order
@@ -31,6 +34,9 @@ covariance matrices of shape (..., n, n) and read the entries in argument order
 
 from __future__ import annotations
 
+import math
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -40,7 +46,7 @@ _4_PI2 = 4.0 / jnp.pi**2
 
 def i2(c11, c12, c22):
     """I2 = E[g(u₁)g(u₂)] = (2/π) arcsin(C₁₂/√((1+C₁₁)(1+C₂₂))); broadcasts its arguments."""
-    return _2_PI * jnp.arcsin(c12 / jnp.sqrt((1.0 + c11) * (1.0 + c22)))
+    return _2_PI * arcsin(c12 / jnp.sqrt((1.0 + c11) * (1.0 + c22)))
 
 
 def j2(c11, c12, c22):
@@ -72,7 +78,37 @@ def i4(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
     lam0 = lam4 * c34 - c23 * c24 * p1 - c13 * c14 * p2 + c12 * c13 * c24 + c12 * c14 * c23
     lam1 = lam4 * (1.0 + c33) - c23**2 * p1 - c13**2 * p2 + 2.0 * c12 * c13 * c23
     lam2 = lam4 * (1.0 + c44) - c24**2 * p1 - c14**2 * p2 + 2.0 * c12 * c14 * c24
-    return _4_PI2 / jnp.sqrt(lam4) * jnp.arcsin(lam0 / jnp.sqrt(lam1 * lam2))
+    return _4_PI2 / jnp.sqrt(lam4) * arcsin(lam0 / jnp.sqrt(lam1 * lam2))
+
+
+#: Taylor coefficients C(2n, n)/(4ⁿ(2n + 1)) of h(t) = arcsin(√t)/√t = Σₙ cₙ tⁿ, the kernel of
+#: :func:`arcsin`, used for t ≤ ¼: all terms are positive (Horner's rule loses nothing) and
+#: the tail after 26 terms is below c₂₆ 4⁻²⁶ · 4/3 < 10⁻¹⁷.
+_ASIN_SERIES = np.array([math.comb(2 * n, n) / (4**n * (2 * n + 1)) for n in range(26)])
+
+
+@jax.custom_jvp
+def arcsin(x):
+    """arcsin x for |x| ≤ 1 from elementary operations (a polynomial and one square root),
+    within 3 units in the last place; about three times faster than ``jnp.arcsin``
+    under XLA:CPU, whose float64 inverse trigonometric functions are scalar library calls
+    (:func:`g4` evaluates thousands per call). |x| ≤ ½: x·h(x²); |x| > ½: sign(x)(π/2 −
+    2√t h(t)), t = (1 − |x|)/2 (arcsin x = π/2 − 2 arcsin √((1 − x)/2)); h(t) = arcsin(√t)/√t
+    by its Taylor series. Its derivative is the exact 1/√((1 − x)(1 + x)) (a custom JVP)."""
+    x = jnp.asarray(x)
+    small = jnp.abs(x) <= 0.5
+    t = jnp.where(small, x * x, 0.5 * (1.0 - jnp.abs(x)))
+    h = jnp.zeros_like(t)
+    for c in _ASIN_SERIES[::-1]:
+        h = h * t + float(c)
+    root = jnp.sqrt(jnp.where(small, 1.0, t))
+    return jnp.where(small, x * h, jnp.sign(x) * (0.5 * np.pi - 2.0 * root * h))
+
+
+@arcsin.defjvp
+def _arcsin_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return arcsin(x), dx / jnp.sqrt((1.0 - x) * (1.0 + x))
 
 
 #: Gauss–Legendre nodes of :func:`g4` on [0, 1]. Its integrand is analytic on the interval,
@@ -111,7 +147,7 @@ def g4(C):
                                           - a * (ex(p1) * ex(q2) + ex(p2) * ex(q1))) / det
     num = t * ex(r_kl) - form(r_ik, r_jk, r_il, r_jl)
     den = jnp.sqrt((1.0 - form(r_ik, r_jk, r_ik, r_jk)) * (1.0 - form(r_il, r_jl, r_il, r_jl)))
-    f = ex(r_ij) * jnp.arcsin(num / den) / jnp.sqrt(det)
+    f = ex(r_ij) * arcsin(num / den) / jnp.sqrt(det)
     return _4_PI2 * jnp.einsum("...ts,t->...", f, jnp.asarray(_GL_W, dtype=C.dtype))
 
 

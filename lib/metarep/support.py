@@ -156,24 +156,27 @@ def expectation(f, lw: Law, P: int, samples=None):
     remainder over ``samples`` (X̂ of the draws, (S, K, n)) when given (omit it when f is at
     most quadratic in X̂: the expansion is then exact). f maps (K, n) to an array.
 
-    ⟨∇²f, Κ⟩ = Σ_β D²f[e_β, Κ e_β] over the K·n unit directions e_β, and each sample's
-    remainder f(X̄ + d) − f(X̄) − Df[d] − ½D²f[d, d], by nested forward derivatives (cheaper
-    than the Hessian of a many-valued f)."""
+    ⟨∇²f, W⟩ = Σ_β D²f[e_β, W e_β] over the K·n unit directions e_β, by nested forward
+    derivatives (cheaper than the Hessian of a many-valued f). The Taylor terms of the
+    remainder are linear in the samples' first moment d̄ and second moment M̂ = ⟨d dᵀ⟩ (d =
+    X̂ − X̄), so its average is ⟨f(X̂)⟩ − f(X̄) − Df[d̄] − ½⟨∇²f, M̂⟩: one evaluation of f
+    per sample, and the whole estimate is
+
+        ⟨f(X̂)⟩ − Df[d̄] + ½⟨∇²f(X̄), Κ/P − M̂⟩."""
     X0 = lw.mean
     m = X0.size
-    f0 = f(X0)
     units = jnp.eye(m, dtype=X0.dtype).reshape(m, *X0.shape)
-    cols = lw.cov.reshape(m, *X0.shape)               # Κ e_β (Κ is symmetric)
-    curv = jnp.sum(jax.vmap(lambda u, w: _second(f, X0, u, w))(units, cols), axis=0)
-    out = f0 + 0.5 / P * curv
+    weight = lw.cov.reshape(m, m) / P                   # Κ/P (Κ is symmetric)
     if samples is None:
-        return out
-
-    def remainder(X):
-        d = X - X0
-        return f(X) - f0 - jax.jvp(f, (X0,), (d,))[1] - 0.5 * _second(f, X0, d, d)
-
-    return out + jnp.mean(jax.vmap(remainder)(samples), axis=0)
+        base = f(X0)
+    else:
+        d = (samples - X0).reshape(samples.shape[0], m)
+        weight = weight - d.T @ d / d.shape[0]
+        base = (jnp.mean(jax.vmap(f)(samples), axis=0)
+                - jax.jvp(f, (X0,), (jnp.mean(d, axis=0).reshape(X0.shape),))[1])
+    cols = weight.reshape(m, *X0.shape)
+    curv = jnp.sum(jax.vmap(lambda u, w: _second(f, X0, u, w))(units, cols), axis=0)
+    return base + 0.5 * curv
 
 
 # -- the adapted head given the support ------------------------------------------------------
