@@ -39,6 +39,25 @@ def test_support_errors_are_the_core_meta_losses():
     np.testing.assert_allclose(scaled[:, 0], scaled[:, 1], rtol=1e-9)
 
 
+def test_step_errors_trace_the_step_count_and_match_static_step_counts():
+    """One program per P for every S (S traced, a loop of dynamic length) gives the errors of
+    the static-S programs: unrolled (S ≤ 8) and fori_loop (S = 12) inner loops, the exact S ≤ 1
+    path (whose remainder the traced version averages: zero to rounding) and P = ∞."""
+    Q, R, a = _states()
+    dist = metaloss.task_dist(CFG)
+    grid = [0, 1, 2, 5, 12]
+    got = fs.step_errors(Q, R, a, dist, 0.8, grid, [3, "inf"])
+    assert got.shape == (2, 2, len(grid))
+    for k, S in enumerate(grid):
+        want = fs.support_errors(Q, R, a, dist, 0.8, S, [3, "inf"])
+        np.testing.assert_allclose(got[:, :, k], want, rtol=1e-12, atol=1e-14)
+    # other fixed support sets change the S >= 2 estimates only (S <= 1 and P = ∞ are exact)
+    other = fs.step_errors(Q, R, a, dist, 0.8, grid, [3, "inf"], seed=1)
+    np.testing.assert_allclose(other[:, :, :2], got[:, :, :2], rtol=1e-12)
+    np.testing.assert_array_equal(other[:, 1], got[:, 1])
+    assert np.all(other[:, 0, 2:] != got[:, 0, 2:])
+
+
 def test_monte_carlo_repeats_are_independent_and_reproducible():
     B, W, a = initial_weights(CFG)
     key = jax.random.PRNGKey(3)

@@ -194,4 +194,4 @@ def j2_matrix(cross, var_a, var_b):
 
 
 __all__ = ["i2", "j2", "i3", "i4", "i2_cov", "j2_cov", "i3_cov", "i4_cov",
-           "i2_matrix", "j2_matrix", "G4_NODES", "g4"]
+           "i2_matrix", "j2_matrix", "G4_NODES", "g4", "arcsin"]

@@ -101,7 +101,9 @@ def inner_loop(C, D, eta_in, steps: int):
     """(P_S, L_S) of the linear population inner loop a′ = P_S a + L_S v (S = ``steps`` ≥ 0).
 
     P_{s+1} = (I − η_in C) P_s, L_{s+1} = (I − η_in C) L_s + η_in D, P₀ = I, L₀ = 0.
-    Shapes: C (K,K), D (K,M) → P (K,K), L (K,M). ``steps`` is static.
+    Shapes: C (K,K), D (K,M) → P (K,K), L (K,M). ``steps`` is a static int, or a traced
+    integer (one compiled program for every S, e.g. test-time step counts; then a loop of
+    dynamic length, which forward-mode but not reverse-mode derivatives go through).
     """
     K = C.shape[-1]
     G = jnp.eye(K) - eta_in * C
@@ -111,7 +113,8 @@ def inner_loop(C, D, eta_in, steps: int):
         return G @ P, G @ L + eta_in * D
 
     PL = (jnp.eye(K, dtype=C.dtype), jnp.zeros_like(D))
-    if steps <= _UNROLL_MAX:  # a few steps: unrolled, no loop overhead inside the ODE
+    if isinstance(steps, (int, np.integer)) and steps <= _UNROLL_MAX:
+        # a few steps: unrolled, no loop overhead inside the ODE
         for i in range(steps):
             PL = step(i, PL)
         return PL

@@ -204,6 +204,13 @@ def _task_error(mu, S, Og, dist: TaskDist):
     return 0.5 * (mu @ Og @ mu + jnp.sum(Og * S)) + 0.5 * dist.noise**2
 
 
+def _at_most_one(steps) -> bool:
+    """Whether the inner loop is known at trace time to take at most one step (the error is
+    then at most quadratic in X̂: ``eq-fs-expansion`` needs no remainder). A traced step
+    count (:func:`metarep.metaloss.inner_loop`) is not."""
+    return isinstance(steps, (int, np.integer)) and steps <= 1
+
+
 def _support_size(dr: Draws) -> int:
     return dr.fields.shape[-2]
 
@@ -216,7 +223,8 @@ def error_and_law(Q, R, a, dist: TaskDist, eta_in, steps: int, dr: Draws,
 
     The support's law is ``lw`` when given (e.g. that of other overlaps, held fixed: the
     first-order drift differentiates the error with respect to (Q, R) only), else that of
-    (Q, R).
+    (Q, R). ``steps`` may be traced (forward-mode derivatives only; the remainder is then
+    always averaged, and is zero to rounding for S ≤ 1).
     """
     P = _support_size(dr)
     lw = law(Q, R, dist) if lw is None else lw
@@ -225,7 +233,7 @@ def error_and_law(Q, R, a, dist: TaskDist, eta_in, steps: int, dr: Draws,
     def f(X):
         return _task_error(*head_moments(X, a, dist, eta_in, steps, P), Og, dist)
 
-    samples = empirical(lw, dr)[0] if steps > 1 else None
+    samples = None if _at_most_one(steps) else empirical(lw, dr)[0]
     return expectation(f, lw, P, samples), lw
 
 
@@ -249,7 +257,7 @@ def mean_adapted_head_gradient(Q, R, a, dist: TaskDist, eta_in, steps: int, dr: 
     def f(X):
         return Og[:K] @ head_moments(X, a, dist, eta_in, steps, P)[0]
 
-    return expectation(f, lw, P, empirical(lw, dr)[0] if steps > 1 else None)
+    return expectation(f, lw, P, None if _at_most_one(steps) else empirical(lw, dr)[0])
 
 
 def _support_head(lam, ys, a, eta_in, steps: int):

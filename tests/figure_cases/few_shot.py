@@ -38,6 +38,15 @@ def _rates() -> Figure:
     return plot_rates(eta, final, {"$P = 3$": (1.0, 0.17), r"$P = \infty$": (2.0, 0.01)})
 
 
+def _steps() -> Figure:
+    from metarep.studies.few_shot import plot_steps
+
+    steps = np.array([0, 1, 2, 4, 8, 16])
+    errors = {"$P = 3$": np.array([0.36, 0.27, 0.24, 0.23, 0.24, 0.26]),
+              r"$P = \infty$": np.array([0.36, 0.25, 0.19, 0.15, 0.142, 0.141])}
+    return plot_steps(steps, errors, {"$P = 3$": (4, 0.23), r"$P = \infty$": (16, 0.141)})
+
+
 def _transfer() -> Figure:
     from metarep.studies.few_shot import plot_transfer
 
@@ -52,5 +61,6 @@ CASES = [
     FigureCase("few_shot_trajectories", "metarep.studies.few_shot.plot_trajectories",
                _trajectories),
     FigureCase("few_shot_rates", "metarep.studies.few_shot.plot_rates", _rates),
+    FigureCase("few_shot_steps", "metarep.studies.few_shot.plot_steps", _steps),
     FigureCase("few_shot_transfer", "metarep.studies.few_shot.plot_transfer", _transfer),
 ]

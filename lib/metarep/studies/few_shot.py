@@ -14,6 +14,8 @@ The study composes the core; the theory itself lives in :mod:`metarep.support`.
   rates η_in, one :func:`metarep.sweep.sweep` over (support, η_in) (the runs of each support
   size are one compiled program). :class:`SupportRuns` reads off the specialization times and
   the best inner rate.
+* Inner steps: :func:`step_errors` evaluates F_P after each of a grid of test-time inner
+  step counts S (one compiled program per P for every S).
 * Transfer: :func:`support_errors` of the final states of runs meta-trained with one P,
   tested with another.
 """
@@ -60,18 +62,40 @@ def support_errors(Q, R, a, dist, eta_in: float, steps: int, supports: Sequence,
     program per P for a single state, called for each state (calls with other states, rates
     or task distributions reuse it).
     """
+    eta, steps = jnp.float64(eta_in), int(steps)
+    return _per_support(lambda q, r, a_, dist_, dr: _error(q, r, a_, dist_, eta, steps, dr),
+                        Q, R, a, dist, supports, samples, seed)
+
+
+def step_errors(Q, R, a, dist, eta_in: float, steps: Sequence[int], supports: Sequence,
+                samples: int = support.SAMPLES, seed: int = 0) -> np.ndarray:
+    """F_P of n states after each number of test-time inner steps S in ``steps`` for every
+    support size P in ``supports``: (n, len(supports), len(steps)).
+
+    As :func:`support_errors`, but one compiled program per P serves every S (S traced:
+    :func:`metarep.metaloss.inner_loop`), and the remainder of ``eq-fs-expansion`` is averaged
+    over the draws for every S (zero to rounding for S ≤ 1).
+    """
+    eta, S = jnp.float64(eta_in), jnp.asarray(steps, dtype=jnp.int32)
+    return _per_support(lambda q, r, a_, dist_, dr: _errors_of_steps(q, r, a_, dist_, eta, S, dr),
+                        Q, R, a, dist, supports, samples, seed)
+
+
+def _per_support(error, Q, R, a, dist, supports, samples, seed) -> np.ndarray:
+    """error(Q_i, R_i, a_i, dist, draws) of every state i and support size P (draws None for
+    "inf"), stacked (n, len(supports), ...)."""
     Q, R, a = (np.asarray(x, dtype=np.float64) for x in (Q, R, a))
     K, M = Q.shape[-1], R.shape[-1]
-    eta = jnp.float64(eta_in)
-    out = np.zeros((len(Q), len(supports)))
-    for j, P in enumerate(supports):
+    out = []
+    for P in supports:
         dr = None if P == "inf" else support.draws(int(P), K, M, samples, seed)
-        for i in range(len(Q)):
-            out[i, j] = float(_error(Q[i], R[i], a[i], dist, eta, int(steps), dr))
-    return out
+        out.append([np.asarray(error(Q[i], R[i], a[i], dist, dr)) for i in range(len(Q))])
+    return np.asarray(out, dtype=float).swapaxes(0, 1)
 
 
 _error = jax.jit(support.meta_test_error, static_argnames="steps")
+_errors_of_steps = jax.jit(jax.vmap(support.meta_test_error,
+                                    in_axes=(None, None, None, None, None, 0, None)))
 
 
 # -- simulation at a fixed state ------------------------------------------------------------
@@ -214,16 +238,29 @@ def plot_trajectories(alpha, eg: dict, spec: dict, level: float = analysis.SPEC_
 def plot_rates(eta_in, final: dict, best: dict):
     """Final meta-test error against the inner rate η_in, one line per support size.
     ``final``: label → (e,) errors (NaN: diverged); ``best``: label → (η_in*, error) (star)."""
-    colors = dict(zip(final, unit_colors(len(final))))
+    return _plot_best(eta_in, final, best, r"inner rate $\eta_\mathrm{in}$ (training and test)",
+                      r"meta-test error at $\alpha_\mathrm{max}$")
+
+
+def plot_steps(steps, errors: dict, best: dict):
+    """Meta-test error against the number S of test-time inner steps, one line per support
+    size. ``errors``: label → (s,) errors; ``best``: label → (S*, error) (star)."""
+    return _plot_best(steps, errors, best, r"test-time inner steps $S$",
+                      r"meta-test error $F_P$")
+
+
+def _plot_best(x, curves: dict, best: dict, xlabel: str, ylabel: str):
+    """Lines of ``curves`` (label → values at x) on a log scale, each with a star at its
+    ``best`` (label → (x, value))."""
+    colors = dict(zip(curves, unit_colors(len(curves))))
     with style():
         fig, ax = plt.subplots(figsize=(5.0, 3.2))
-        for name, err in final.items():
-            ax.plot(eta_in, err, "o-", color=colors[name], mfc="white", ms=4, lw=1.0,
-                    label=name)
+        for name, err in curves.items():
+            ax.plot(x, err, "o-", color=colors[name], mfc="white", ms=4, lw=1.0, label=name)
             ax.plot(*best[name], "*", color=colors[name], ms=11)
         ax.set_yscale("log")
-        ax.set_xlabel(r"inner rate $\eta_\mathrm{in}$ (training and test)")
-        ax.set_ylabel(r"meta-test error at $\alpha_\mathrm{max}$")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.legend()
     return fig
 
@@ -252,5 +289,6 @@ def plot_transfer(train_supports, test_supports, errors):
     return fig
 
 
-__all__ = ["support_errors", "monte_carlo", "SupportRuns", "support_runs", "transfer_errors",
-           "plot_verification", "plot_trajectories", "plot_rates", "plot_transfer"]
+__all__ = ["support_errors", "step_errors", "monte_carlo", "SupportRuns", "support_runs",
+           "transfer_errors", "plot_verification", "plot_trajectories", "plot_rates",
+           "plot_steps", "plot_transfer"]
