@@ -7,6 +7,8 @@ Measures, for the default configuration (full meta-gradient, S = 1, learned head
 
 * K = M = 2 and K = M = 6 to α = 1000 (records every Δα = 1): compile time (a call with the
   same number of records over a negligible α range) and wall time of a compiled call;
+* the few-shot theory (``support = 10``, S = 1) for K = M = 2 to α = 100 at the default step
+  (dt = 0.05, with the accuracy check's second integration), compile and wall time;
 * a 32 × 32 (η, η_in) sweep to α = 200 (records every Δα = 10), vmapped;
 * the same RK4 in plain NumPy for the classic limit (η_in = 0, one task: the Goldt et al.
   2019 equations written with vectorised I3/I4), against metarep.ode on that configuration,
@@ -104,6 +106,15 @@ def main():
         traj, w2, c2 = timed(lambda: ode.integrate(cfg))
         rows.append((f"trajectory K=M={K}, α={cfg.alpha_max:g}", w1, w2, c2,
                      f"eg(end)={traj.eg[-1]:.5f}; compile cpu {c1:.1f} s"))
+
+    # few-shot theory (finite support, metarep.support): K = M = 2, P = 10, S = 1 to α = 100
+    # at the configuration's own step (target: under 5 s after compilation)
+    cfg = Config(K=2, M=2, support=10, alpha_max=100.0 * scale)
+    tiny = np.linspace(0.0, 1e-3 * cfg.dt * len(cfg.record_alphas), len(cfg.record_alphas))
+    _, w1, c1 = timed(lambda: ode.integrate(cfg, alphas=tiny))
+    traj, w2, c2 = timed(lambda: ode.integrate(cfg))
+    rows.append((f"few-shot P=10, S=1, K=M=2, α={cfg.alpha_max:g}, dt={cfg.dt:g}", w1, w2, c2,
+                 f"eg(end)={traj.eg[-1]:.5f}; compile cpu {c1:.1f} s"))
 
     if not args.no_sweep:
         n = 8 if args.quick else 32
